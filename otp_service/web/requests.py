@@ -1,0 +1,113 @@
+"""
+Request plumbing: request ids, the canonical log line, JSON bodies and API-key authentication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from typing import Final, TypeVar
+
+import pydantic
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
+from otp_service.models import Client, Scope
+from otp_service.web import services
+
+_Model = TypeVar("_Model", bound=pydantic.BaseModel)
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+_SAFE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_BODY_BYTES: Final = 16 * 1024
+access_logger = logging.getLogger("otp_service.access")
+
+
+def _begin_request() -> None:
+    g.started = time.perf_counter()
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    # Echo the caller's id only when it is safe to put in a header and a log line.
+    g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
+
+
+def _end_request(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    started = g.get("started")
+    latency_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+    access_logger.info(
+        "request",
+        extra={
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "route": request.url_rule.rule if request.url_rule else None,
+            "status": response.status_code,
+            "latency_ms": latency_ms,
+            "client": g.get("client_name"),
+            "verification_id": g.get("verification_id"),
+        },
+    )
+    return response
+
+
+def register_request_hooks(app: Flask) -> None:
+    """Request ids on every response and one canonical log line per request."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(_begin_request)
+    app.after_request(_end_request)
+
+
+def parse_body(model: type[_Model]) -> _Model:
+    """
+    The JSON body of the request, validated by ``model``.
+
+    Raises:
+        UnsupportedMediaType: the body is not declared as JSON (415).
+        RequestEntityTooLarge: over 16 KiB (413, from Werkzeug).
+        MalformedBody: not parseable JSON, or not an object (400).
+        InvalidRequest: the object does not fit ``model`` (422).
+    """
+    if not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise MalformedBody("The body is not valid JSON.") from error
+    if not isinstance(document, dict):
+        raise MalformedBody("The body must be a JSON object.")
+    try:
+        return model.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise InvalidRequest(
+            [
+                FieldError(".".join(str(part) for part in item["loc"]) or "body", item["msg"])
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+        ) from error
+
+
+def authenticate(scope: Scope) -> Client:
+    """
+    The client whose API key is in ``Authorization: Bearer``, if it has ``scope``.
+
+    Raises:
+        Unauthenticated: no key, or an unknown one (401).
+        Forbidden: the key lacks ``scope`` (403).
+    """
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthenticated("Send an API key as Authorization: Bearer <key>.")
+    digest = hashlib.sha256(key.strip().encode()).hexdigest()
+    client = services().clients_by_key_hash.get(digest)
+    if client is None:
+        raise Unauthenticated("The API key is not valid.")
+    g.client_name = client.name
+    if scope not in client.scopes:
+        raise Forbidden(f"This API key does not have the {scope.value} scope.")
+    return client

@@ -1,0 +1,94 @@
+"""
+The ``/v1/verifications`` routes of DESIGN section 3: parse → call one service method → render.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from flask import Blueprint, Response, g, jsonify
+
+from otp_service.destinations import parse_destination
+from otp_service.errors import VerificationNotFound
+from otp_service.models import Scope
+from otp_service.web import services
+from otp_service.web.requests import authenticate, parse_body
+from otp_service.web.schemas import (
+    CheckDestinationRequest,
+    CheckResponse,
+    CheckVerificationRequest,
+    StartVerificationRequest,
+    VerificationResponse,
+)
+
+blueprint = Blueprint("verifications", __name__, url_prefix="/v1")
+VERIFICATION_ID: Final = re.compile(r"^vf_[0-9a-f]{32}$")
+
+
+def _verification_id(raw: str) -> str:
+    # A malformed id can name nothing: answer 404 without asking Redis.
+    if not VERIFICATION_ID.match(raw):
+        raise VerificationNotFound("No verification has this id.")
+    g.verification_id = raw
+    return raw
+
+
+def _render(payload: VerificationResponse | CheckResponse, status: int = 200) -> Response:
+    response = jsonify(payload.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+@blueprint.post("/verifications")
+def start_verification() -> Response:
+    """Start a verification, or resend the pending one for the same destination."""
+    client = authenticate(Scope.START)
+    body = parse_body(StartVerificationRequest)
+    destination = parse_destination(body.channel, body.to, services().settings.default_region)
+    result = services().verifications.start(
+        client, destination.channel, destination.to, body.locale
+    )
+    g.verification_id = result.verification.id
+    now_ms = services().verifications.now_ms()
+    return _render(
+        VerificationResponse.of(result.verification, now_ms), 201 if result.created else 200
+    )
+
+
+@blueprint.post("/verifications/<verification_id>/check")
+def check_verification(verification_id: str) -> Response:
+    """Check a code against a verification by id."""
+    client = authenticate(Scope.CHECK)
+    body = parse_body(CheckVerificationRequest)
+    result = services().verifications.check(client, _verification_id(verification_id), body.code)
+    return _render(CheckResponse.of(result))
+
+
+@blueprint.post("/verification-checks")
+def check_destination() -> Response:
+    """Check a code against the pending verification of a destination."""
+    client = authenticate(Scope.CHECK)
+    body = parse_body(CheckDestinationRequest)
+    destination = parse_destination(body.channel, body.to, services().settings.default_region)
+    result = services().verifications.check_destination(
+        client, destination.channel, destination.to, body.code
+    )
+    g.verification_id = result.verification_id
+    return _render(CheckResponse.of(result))
+
+
+@blueprint.get("/verifications/<verification_id>")
+def get_verification(verification_id: str) -> Response:
+    """Read a verification."""
+    client = authenticate(Scope.START)
+    verification = services().verifications.get(client, _verification_id(verification_id))
+    return _render(VerificationResponse.of(verification, services().verifications.now_ms()))
+
+
+@blueprint.post("/verifications/<verification_id>/cancel")
+def cancel_verification(verification_id: str) -> Response:
+    """Cancel a pending verification."""
+    client = authenticate(Scope.START)
+    verification = services().verifications.cancel(client, _verification_id(verification_id))
+    return _render(VerificationResponse.of(verification, services().verifications.now_ms()))
