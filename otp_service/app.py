@@ -13,6 +13,7 @@ from flask import Flask
 from otp_service.codes import CodeHasher
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
+from otp_service.events import FanOut
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
 from otp_service.services import Services
@@ -38,13 +39,15 @@ def build_services(
     hasher = CodeHasher(settings.pepper, settings.argon2_profile)
     senders = build_senders(settings, store) if senders is None else senders
     clock = clock or SystemClock()
+    events = FanOut()
     return Services(
         settings=settings,
         store=store,
         hasher=hasher,
         senders=senders,
-        verifications=VerificationService(store, hasher, senders, clock),
+        verifications=VerificationService(store, hasher, senders, clock, events),
         clients_by_key_hash={client.key_sha256: client for client in settings.api_keys},
+        events=events,
     )
 
 

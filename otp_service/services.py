@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from otp_service.codes import CodeHasher
 from otp_service.delivery import Sender
+from otp_service.events import FanOut
 from otp_service.models import Channel, Client
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
@@ -25,3 +26,4 @@ class Services:
     senders: Mapping[Channel, Sender]
     verifications: VerificationService
     clients_by_key_hash: Mapping[str, Client]
+    events: FanOut

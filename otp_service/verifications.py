@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,7 @@ from otp_service.errors import (
     TooManyAttempts,
     VerificationNotFound,
 )
+from otp_service.events import Event, EventKind, EventSink, FanOut
 from otp_service.messages import render_message, resolve_locale
 from otp_service.models import (
     Channel,
@@ -33,6 +35,7 @@ from otp_service.models import (
     Clock,
     Status,
     Verification,
+    mask_destination,
 )
 from otp_service.store import RedisStore
 
@@ -70,11 +73,35 @@ class VerificationService:
         hasher: CodeHasher,
         senders: Mapping[Channel, Sender],
         clock: Clock,
+        events: EventSink | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._senders = senders
         self._clock = clock
+        self._events = events or FanOut()
+
+    def _emit(
+        self,
+        kind: EventKind,
+        client: str,
+        verification: Verification | None = None,
+        *,
+        verification_id: str | None = None,
+        outcome: str | None = None,
+        **detail: str | int | float | bool,
+    ) -> None:
+        self._events.record(
+            Event(
+                kind=kind,
+                client=client,
+                verification_id=verification.id if verification else verification_id,
+                channel=verification.channel.value if verification else None,
+                to=mask_destination(verification.to) if verification else None,
+                outcome=outcome,
+                detail=detail,
+            )
+        )
 
     # Start and resend ------------------------------------------------------------------------
 
@@ -102,11 +129,13 @@ class VerificationService:
                 if existing is not None and _is_resendable(existing, client, now_ms):
                     resent = self._resend(client, existing, destination_key, locale, now_ms)
                     if resent is not None:
+                        self._emit(EventKind.RESENT, client.name, resent)
                         return StartResult(resent, created=False)
                     continue
                 stale_id = current_id
             created = self._create(client, channel, to, locale, destination_key, stale_id, now_ms)
             if created is not None:
+                self._emit(EventKind.STARTED, client.name, created)
                 return StartResult(created, created=True)
         raise StoreUnavailable("too much contention on one destination")
 
@@ -196,14 +225,31 @@ class VerificationService:
             policy=client.policy,
             locale=verification.locale,
         )
+        sender = self._senders[verification.channel]
+        started = time.perf_counter()
         try:
-            receipt = self._senders[verification.channel].send(message)
-        except (DeliveryFailed, InvalidDestination):
+            receipt = sender.send(message)
+        except (DeliveryFailed, InvalidDestination) as error:
             # Nothing half-written: the verification is failed and its index released.
             now_ms = self._clock.now_ms()
             self._store.mark_failed(verification.id, code_hash, now_ms)
             self._store.release_destination(destination_key, verification.id)
+            self._emit(
+                EventKind.DELIVERY_FAILED,
+                client.name,
+                verification,
+                provider=sender.provider,
+                retryable=getattr(error, "retryable", False),
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
             raise
+        self._emit(
+            EventKind.DELIVERED,
+            client.name,
+            verification,
+            provider=sender.provider,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         self._store.record_delivery(verification.id, receipt.status, self._clock.now_ms())
         return replace(verification, delivery_status=receipt.status)
 
@@ -228,8 +274,10 @@ class VerificationService:
         now_ms = self._clock.now_ms()
         reservation = self._store.reserve_attempt(verification_id, client.name, now_ms)
         if reservation.outcome == "missing":
+            self._emit(EventKind.NOT_FOUND, client.name, verification_id=verification_id)
             raise VerificationNotFound("No pending verification has this id.")
         if reservation.outcome == "locked":
+            self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
             raise TooManyAttempts(
                 "Every check of this verification has been used.",
                 _seconds_until(reservation.expires_ms, now_ms),
@@ -239,11 +287,23 @@ class VerificationService:
             outcome = self._store.approve(
                 verification_id, reservation.code_hash, self._clock.now_ms()
             )
+            self._emit(
+                EventKind.CHECKED, client.name, verification_id=verification_id, outcome=outcome
+            )
             if outcome == "approved":
+                self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
                 return CheckResult(verification_id, Status.APPROVED, True, remaining)
             if outcome == "gone":
                 raise VerificationNotFound("No pending verification has this id.")
             # 'stale': a resend replaced this code while it was checked; it is no longer valid.
+        else:
+            self._emit(
+                EventKind.CHECKED,
+                client.name,
+                verification_id=verification_id,
+                outcome="wrong_code",
+                attempts_remaining=remaining,
+            )
         status = Status.MAX_ATTEMPTS_REACHED if remaining == 0 else Status.PENDING
         return CheckResult(verification_id, status, False, remaining)
 
@@ -287,6 +347,7 @@ class VerificationService:
             raise VerificationNotFound("No pending verification has this id.")
         destination_key = self._store.destination_key(client.name, canceled.channel, canceled.to)
         self._store.release_destination(destination_key, canceled.id)
+        self._emit(EventKind.CANCELED, client.name, canceled)
         return canceled
 
     def now_ms(self) -> int:

@@ -17,6 +17,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 
 from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
+from otp_service.events import RequestInfo, current_request
 from otp_service.models import Client, Scope
 from otp_service.web import services
 
@@ -32,6 +33,7 @@ def _begin_request() -> None:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     # Echo the caller's id only when it is safe to put in a header and a log line.
     g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
+    current_request.set(RequestInfo(request_id=g.request_id, ip=request.remote_addr))
 
 
 def _end_request(response: Response) -> Response:
