@@ -48,7 +48,8 @@ def parse_phone(raw: str, default_region: str = "") -> Destination:
     Raises:
         InvalidRequest: not a valid, SMS-capable phone number.
     """
-    if any(character.isalpha() for character in raw) or not raw.isprintable():
+    # ASCII only: phonenumbers would read look-alike digits of other scripts and vanity letters.
+    if not raw.isascii() or not raw.isprintable() or any(c.isalpha() for c in raw):
         raise _invalid("must be a phone number in E.164 form, such as +14155550100")
     if not raw.startswith("+") and not default_region:
         raise _invalid("must start with + and the country code, such as +14155550100")

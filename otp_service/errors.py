@@ -98,9 +98,13 @@ class RateLimited(OTPError):
 class InvalidDestination(OTPError):
     """The provider refused the destination (invalid or unsubscribed number, bad address)."""
 
+    verification_id: str | None = None
+
 
 class DeliveryFailed(OTPError):
     """The code could not be delivered; ``retryable`` says whether trying later may work."""
+
+    verification_id: str | None = None
 
     def __init__(self, detail: str = "", *, retryable: bool) -> None:
         super().__init__(detail)

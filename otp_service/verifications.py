@@ -231,6 +231,7 @@ class VerificationService:
             receipt = sender.send(message)
         except (DeliveryFailed, InvalidDestination) as error:
             # Nothing half-written: the verification is failed and its index released.
+            error.verification_id = verification.id
             now_ms = self._clock.now_ms()
             self._store.mark_failed(verification.id, code_hash, now_ms)
             self._store.release_destination(destination_key, verification.id)

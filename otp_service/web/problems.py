@@ -73,10 +73,14 @@ def problem_response(
 
 
 def _extensions(error: errors.OTPError) -> dict[str, Any]:
+    if isinstance(error, errors.InvalidDestination) and error.verification_id:
+        return {"verification_id": error.verification_id}
     if isinstance(error, errors.InvalidRequest):
         return {"errors": [{"field": e.field, "message": e.message} for e in error.errors]}
     if isinstance(error, errors.DeliveryFailed):
         extra: dict[str, Any] = {"retryable": error.retryable}
+        if error.verification_id:
+            extra["verification_id"] = error.verification_id
         if error.retryable:
             extra["retry_after"] = 30
         return extra

@@ -1,0 +1,53 @@
+"""Codes: generation and the peppered argon2 hash (DESIGN invariant 4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from otp_service.codes import ARGON2_PROFILES, CodeHasher, generate_code
+from otp_service.errors import StoreCorrupted
+
+
+class TestGenerateCode:
+    @pytest.mark.parametrize("length", [4, 6, 8, 10])
+    def test_codes_have_the_requested_digits(self, length: int) -> None:
+        """A code is exactly `length` ASCII digits."""
+        code = generate_code(length)
+        assert length == len(code)
+        assert code.isascii()
+        assert code.isdigit()
+
+    def test_codes_are_not_repeated(self) -> None:
+        """Codes come from a CSPRNG: 200 8-digit codes are (almost surely) distinct."""
+        assert 200 == len({generate_code(8) for _ in range(200)})
+
+
+class TestCodeHasher:
+    def test_right_code_verifies_and_wrong_does_not(self) -> None:
+        """verify() is True for the code hashed, False for any other."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        encoded = hasher.hash("vf_1", "123456")
+        assert hasher.verify(encoded, "vf_1", "123456")
+        assert not hasher.verify(encoded, "vf_1", "123457")
+
+    def test_hash_is_bound_to_its_record(self) -> None:
+        """A hash copied to another record does not verify there."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        assert not hasher.verify(hasher.hash("vf_1", "123456"), "vf_2", "123456")
+
+    def test_hash_is_bound_to_the_pepper(self) -> None:
+        """Without the pepper, the hash is useless."""
+        encoded = CodeHasher(b"k" * 32, "test").hash("vf_1", "123456")
+        assert not CodeHasher(b"j" * 32, "test").verify(encoded, "vf_1", "123456")
+
+    @pytest.mark.parametrize(("profile", "memory_kib"), [("otp", 4096), ("owasp", 19456)])
+    def test_named_profiles(self, profile: str, memory_kib: int) -> None:
+        """The named profiles are argon2id with the design's memory and time costs."""
+        encoded = CodeHasher(b"k" * 32, profile).hash("vf_1", "123456")
+        assert encoded.startswith(f"$argon2id$v=19$m={memory_kib},t=2,p=1$")
+        assert 2 == ARGON2_PROFILES[profile].time_cost
+
+    def test_corrupted_hash_is_a_server_fault(self) -> None:
+        """An unreadable stored hash raises StoreCorrupted, never 'wrong code'."""
+        with pytest.raises(StoreCorrupted):
+            CodeHasher(b"k" * 32, "test").verify("not-a-hash", "vf_1", "123456")

@@ -1,0 +1,137 @@
+"""What Redis holds: only hashes of codes, destinations only where the design names them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from importlib import resources
+
+import redis
+
+from otp_service.store import SCRIPT_NAMES, RedisStore
+from tests.support import EMAIL, PHONE, Api, auth
+
+
+def _dump(client: redis.Redis, prefix: str) -> dict[str, object]:
+    """Every key under the test prefix with its value, whatever its type."""
+    dump: dict[str, object] = {}
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        kind = client.type(key)
+        if kind == "hash":
+            dump[key] = client.hgetall(key)
+        elif kind == "string":
+            dump[key] = client.get(key)
+        elif kind == "list":
+            dump[key] = client.lrange(key, 0, -1)
+        else:
+            dump[key] = f"<{kind}>"
+    return dump
+
+
+def test_redis_never_holds_a_code_or_a_destination_outside_named_fields(
+    api: Api, redis_client: redis.Redis, prefix: str
+) -> None:
+    """Invariant 4: after full flows, no key or value holds a code; `to` only in the hash field."""
+    codes = []
+    for to, channel in ((PHONE, "sms"), (EMAIL, "email")):
+        verification_id, code = api.started(to, channel)
+        codes.append(code)
+        api.check(verification_id, f"{(int(code) + 1) % 10**6:06d}")
+        api.check(verification_id, code)
+    dump = _dump(redis_client, prefix)
+    assert dump, "the flows should have left keys behind"
+    for key, value in dump.items():
+        for code in codes:
+            assert code not in key
+        for to in (PHONE, EMAIL):
+            assert to not in key
+        if isinstance(value, dict):
+            for field, stored in value.items():
+                assert all(code not in stored for code in codes), (key, field)
+                if field != "to":
+                    assert PHONE not in stored, (key, field)
+                    assert EMAIL not in stored, (key, field)
+        else:
+            text = str(value)
+            assert all(code not in text for code in codes), key
+            assert PHONE not in text, key
+            assert EMAIL not in text, key
+
+
+def test_code_hash_is_argon2id(api: Api, redis_client: redis.Redis, prefix: str) -> None:
+    """The stored hash is an argon2id encoding, and the destination index is a SHA-256."""
+    verification_id, _ = api.started()
+    stored: dict[str, str] = redis_client.hgetall(  # type: ignore[assignment]
+        f"{prefix}:vf:{{{verification_id}}}"
+    )
+    assert stored["code_hash"].startswith("$argon2id$")
+    digest = hashlib.sha256(PHONE.encode()).hexdigest()
+    assert verification_id == redis_client.get(f"{prefix}:dest:{{acme:sms:{digest}}}")
+
+
+def test_keys_expire_with_the_verification(
+    api: Api, redis_client: redis.Redis, prefix: str
+) -> None:
+    """Every key of a verification has a TTL (nothing lives forever)."""
+    api.started()
+    for key in redis_client.scan_iter(match=f"{prefix}:*"):
+        assert int(redis_client.pttl(key)) > 0, key  # type: ignore[arg-type]
+
+
+def test_every_script_loads_from_the_installed_package(redis_client: redis.Redis) -> None:
+    """Each Lua script ships in the package and Redis accepts it."""
+    lua = resources.files("otp_service") / "lua"
+    for name in SCRIPT_NAMES:
+        source = (lua / f"{name}.lua").read_text(encoding="utf-8")
+        assert redis_client.script_load(source)
+    store = RedisStore(redis_client, "unused")
+    store.load_scripts()
+    assert [] == store.missing_scripts()
+
+
+def _round_trips(redis_url: str, action: Callable[[], object]) -> list[str]:
+    """Commands sent to Redis during ``action`` (by MONITOR; those run inside scripts excluded)."""
+    watcher = redis.Redis.from_url(redis_url, decode_responses=True)
+    marker = redis.Redis.from_url(redis_url, decode_responses=True)
+    commands: list[str] = []
+    with watcher.monitor() as monitor:  # type: ignore[no-untyped-call]
+        marker.echo("begin-round-trips")
+        action()
+        marker.echo("end-round-trips")
+        started = False
+        for entry in monitor.listen():
+            command = entry["command"]
+            if command == "ECHO begin-round-trips":
+                started = True
+            elif command == "ECHO end-round-trips":
+                break
+            elif started and entry.get("client_type") != "lua":
+                commands.append(command.split()[0].upper())
+    watcher.close()
+    marker.close()
+    return commands
+
+
+def test_a_check_costs_two_round_trips(api: Api, redis_client: redis.Redis, redis_url: str) -> None:
+    """A right check by id is 2 Redis round trips (reserve_attempt, approve), both EVALSHA."""
+    verification_id, code = api.started()
+    RedisStore(redis_client, "unused").load_scripts()  # as /readyz does: no NOSCRIPT round trip
+    sent = _round_trips(redis_url, lambda: api.check(verification_id, code))
+    assert ["EVALSHA", "EVALSHA"] == sent
+
+
+def test_a_wrong_check_costs_one_round_trip(
+    api: Api, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A wrong code is 1 Redis round trip: reserve_attempt only."""
+    verification_id, code = api.started()
+    RedisStore(redis_client, "unused").load_scripts()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert ["EVALSHA"] == _round_trips(redis_url, lambda: api.check(verification_id, wrong))
+
+
+def test_get_is_one_round_trip(api: Api, redis_url: str) -> None:
+    """GET of a verification reads one hash."""
+    verification_id, _ = api.started()
+    path = f"/v1/verifications/{verification_id}"
+    assert ["HGETALL"] == _round_trips(redis_url, lambda: api.http.get(path, headers=auth()))
