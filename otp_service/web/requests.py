@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 
 import pydantic
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
 from otp_service.events import RequestInfo, current_request
@@ -64,6 +64,23 @@ def register_request_hooks(app: Flask) -> None:
     app.after_request(_end_request)
 
 
+def _read_body() -> bytes:
+    """
+    The raw body, at most ``MAX_BODY_BYTES``.
+
+    Werkzeug enforces the limit on a Content-Length body, but hands an empty stream for a chunked
+    one unless the server marks its input terminated (gunicorn does not): read those ourselves,
+    bounded, from the server's de-chunking input.
+    """
+    chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if request.content_length is not None or not chunked:
+        return request.get_data(cache=True)
+    data: bytes = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    return data
+
+
 def parse_body(model: type[_Model]) -> _Model:
     """
     The JSON body of the request, validated by ``model``.
@@ -76,7 +93,7 @@ def parse_body(model: type[_Model]) -> _Model:
     """
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
-    raw = request.get_data(cache=True)
+    raw = _read_body()
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError) as error:
