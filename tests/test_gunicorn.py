@@ -22,7 +22,7 @@ from tests.support import KEYS, key_sha256
 
 pytestmark = pytest.mark.gunicorn
 
-CLIENTS = [
+CLIENTS: list[dict[str, object]] = [
     {
         "name": "acme",
         "key_sha256": key_sha256(KEYS["acme"]),
@@ -150,11 +150,16 @@ def test_resend_during_checks_never_lets_the_old_code_pass(
         old_code = _code(redis_url, prefix, started["id"])
         barrier = threading.Barrier(21)
 
-        def check(_: int, verification_id: str = started["id"], code: str = old_code) -> Any:
+        def check(
+            _: int,
+            verification_id: str = started["id"],
+            code: str = old_code,
+            barrier: threading.Barrier = barrier,
+        ) -> Any:
             barrier.wait(timeout=10)
             return _check(base, BULK, verification_id, code)
 
-        def resend(to: str = to) -> requests.Response:
+        def resend(to: str = to, barrier: threading.Barrier = barrier) -> requests.Response:
             barrier.wait(timeout=10)
             return requests.post(
                 f"{base}/v1/verifications",
