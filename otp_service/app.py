@@ -9,19 +9,33 @@ from collections.abc import Mapping
 
 import redis
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from otp_service.abuse import AbuseGuard, limits_storage
+from otp_service.audit import AuditTrail
 from otp_service.codes import CodeHasher
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
 from otp_service.events import FanOut
+from otp_service.metrics import Metrics
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
 from otp_service.services import Services
 from otp_service.settings import Settings
 from otp_service.store import RedisStore, connect
+from otp_service.totp import TotpService
+from otp_service.totp_keys import TotpKeyring, new_key
+from otp_service.totp_store import TotpStore
 from otp_service.verifications import VerificationService
 from otp_service.web import register_blueprints
+from otp_service.web.metrics import register_metrics
 from otp_service.web.problems import register_problem_handlers
+
+
+def _audit_trail(settings: Settings, store: RedisStore) -> AuditTrail:
+    if not settings.audit_stream:
+        return AuditTrail()
+    return AuditTrail(lambda fields: store.append_audit(fields, settings.audit_stream_maxlen))
 
 
 def build_services(
@@ -39,15 +53,39 @@ def build_services(
     hasher = CodeHasher(settings.pepper, settings.argon2_profile)
     senders = build_senders(settings, store) if senders is None else senders
     clock = clock or SystemClock()
-    events = FanOut()
+    events = FanOut([_audit_trail(settings, store)])
+    guard = AbuseGuard(
+        limits_storage(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds),
+        events,
+        sms_country_limit=settings.sms_country_limit,
+        sms_country_limits=dict(settings.sms_country_limits),
+        max_consecutive_failures=settings.max_consecutive_failures,
+    )
     return Services(
         settings=settings,
         store=store,
         hasher=hasher,
         senders=senders,
-        verifications=VerificationService(store, hasher, senders, clock, events),
+        verifications=VerificationService(store, hasher, senders, clock, events, guard),
         clients_by_key_hash={client.key_sha256: client for client in settings.api_keys},
         events=events,
+        totp=_totp_service(settings, store, hasher, clock, events),
+    )
+
+
+def _totp_service(
+    settings: Settings, store: RedisStore, hasher: CodeHasher, clock: Clock, events: FanOut
+) -> TotpService:
+    # Settings from the environment always hold a key (required in production, random in
+    # development); settings built in code without one (tests of other features) get a random one.
+    keyring = TotpKeyring(settings.totp_encryption_keys or (new_key(),))
+    return TotpService(
+        TotpStore(store.client, settings.redis_prefix),
+        keyring,
+        hasher,
+        clock,
+        events,
+        max_consecutive_failures=settings.max_consecutive_failures,
     )
 
 
@@ -67,7 +105,14 @@ def create_app(
     settings = settings or Settings.from_env(os.environ)
     configure_logging(settings.log_level, allow_dev_delivery=settings.is_development)
     services = build_services(settings, clock=clock, senders=senders, redis_client=redis_client)
+    metrics = Metrics()
+    services.events.add(metrics)
     app = Flask("otp_service")
+    if settings.trusted_proxies:
+        # Behind N proxies, the end user's address is the Nth from the right of X-Forwarded-For.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     register_blueprints(app, services)
+    register_metrics(app, metrics)
     register_problem_handlers(app)
     return app

@@ -1,5 +1,6 @@
 """
-The ``otp-service`` command: ``dev``, ``serve``, ``check-config`` and ``keys new``.
+The ``otp-service`` command: ``dev``, ``serve``, ``check-config``, ``keys new`` and
+``keys rotate-totp``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,22 @@ from otp_service.settings import ConfigError, Settings
 if TYPE_CHECKING:
     from flask import Flask
 
+TOTP_KEY_VARIABLES = (
+    "OTP_TOTP_ENCRYPTION_KEY",
+    "OTP_TOTP_ENCRYPTION_KEY_FILE",
+    "OTP_TOTP_ENCRYPTION_KEYS",
+    "OTP_TOTP_ENCRYPTION_KEYS_FILE",
+)
+
 DEV_BANNER = """
   otp-service (development) on http://{host}:{port}
   Redis: {redis}    senders: dev (codes go to the dev outbox and this log)
 
   Dev API key (all scopes):  {key}
 
-  Try it:
+  Try it in a browser: http://{host}:{port}/try
+
+  Or with curl:
     curl -s -X POST http://{host}:{port}/v1/verifications \\
       -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\
       -d '{{"to": "+14155550100", "channel": "sms"}}'
@@ -69,6 +79,8 @@ def run_dev(host: str, port: int) -> int:
     if not environ.get("OTP_API_KEYS"):
         key = new_api_key()
         environ["OTP_API_KEYS"] = json.dumps([api_key_entry("dev", key, list(Scope))])
+        # Only a key made here, never one of the operator's: the /try page prefills it.
+        environ["OTP_DEV_API_KEY"] = key
     redis_server = None if environ.get("OTP_REDIS_URL") else EmbeddedRedis().start()
     if redis_server is not None:
         environ["OTP_REDIS_URL"] = redis_server.url
@@ -132,6 +144,53 @@ def run_keys_new(name: str, scopes: Sequence[str]) -> int:
     return 0
 
 
+def run_rotate_totp() -> int:
+    """
+    Re-encrypt every TOTP secret under the current (first) key of ``OTP_TOTP_ENCRYPTION_KEYS``.
+
+    Refuses to run without an explicit key, so a development default never re-encrypts factors
+    under a random key that dies with the process.
+    """
+    if not any(os.environ.get(name) for name in TOTP_KEY_VARIABLES):
+        print(
+            "set OTP_TOTP_ENCRYPTION_KEYS to the new key, then the old ones (comma-separated)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        print("\n".join(["configuration is not valid:", *error.problems]), file=sys.stderr)
+        return 1
+    from otp_service.errors import StoreUnavailable
+    from otp_service.store import connect
+    from otp_service.totp_keys import TotpKeyring, reseal_all
+    from otp_service.totp_store import TotpStore
+
+    client = connect(settings.redis_url, settings.redis_timeout_seconds)
+    try:
+        report = reseal_all(
+            TotpKeyring(settings.totp_encryption_keys), TotpStore(client, settings.redis_prefix)
+        )
+    except StoreUnavailable as error:
+        print(f"cannot rotate: {error}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(
+        f"TOTP secrets under key {report.key_id}: {report.resealed} re-encrypted, "
+        f"{report.already_current} already current"
+    )
+    if report.unreadable:
+        print(
+            f"{len(report.unreadable)} encrypted under a key that is not configured: "
+            + ", ".join(report.unreadable),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otp-service", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +209,9 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(Scope),
         help=f"comma-separated, from: {', '.join(Scope)} (default: all)",
     )
+    key_commands.add_parser(
+        "rotate-totp", help="re-encrypt every TOTP secret under the current encryption key"
+    )
     return parser
 
 
@@ -162,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_serve(args.gunicorn_args)
     if args.command == "check-config":
         return run_check_config()
+    if args.keys_command == "rotate-totp":
+        return run_rotate_totp()
     scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
     unknown = sorted(set(scopes) - {scope.value for scope in Scope})
     if unknown:

@@ -50,6 +50,10 @@ class Forbidden(OTPError):
     """The API key lacks the scope the route needs (403)."""
 
 
+class InvalidSignature(OTPError):
+    """A webhook's signature is missing or is not the provider's (403)."""
+
+
 class ChannelNotAllowed(OTPError):
     """The client's policy does not allow this channel (403)."""
 
@@ -117,3 +121,11 @@ class StoreUnavailable(OTPError):
 
 class StoreCorrupted(OTPError):
     """A stored value could not be read back (e.g. an invalid hash): a server fault, logged."""
+
+
+class FactorNotFound(OTPError):
+    """No TOTP factor of this client has this id, or the subject has no verified factor (404)."""
+
+
+class FactorExists(OTPError):
+    """The subject already has a verified TOTP factor: delete it before enrolling again (409)."""

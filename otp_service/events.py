@@ -20,7 +20,8 @@ class EventKind(enum.StrEnum):
     CHECKED = "verification.checked"  # outcome: approved | wrong_code | stale_code
     APPROVED = "verification.approved"
     LOCKED = "verification.locked"  # a check refused: no attempts left
-    NOT_FOUND = "verification.not_found"  # a check of something unknown, used or expired
+    NOT_FOUND = "verification.not_found"  # a check of something unknown, used or canceled
+    EXPIRED_ON_CHECK = "verification.expired_on_check"
     CANCELED = "verification.canceled"
     DELIVERED = "delivery.sent"  # provider, latency_ms
     DELIVERY_FAILED = "delivery.failed"  # provider, retryable, latency_ms

@@ -52,6 +52,13 @@ class Policy:
     brand_name: str = "otp-service"
     webotp_domain: str | None = None
     default_locale: str = "en"
+    #: Rate limits, as ``limits`` specs ("5/10minutes;10/day"): see the README's Security table.
+    destination_sends: str = "5/10minutes;10/day"
+    client_starts: str = "1000/minute"
+    ip_starts: str = "20/hour"
+    destination_failures: str = "10/hour"
+    #: ISO 3166 codes SMS may go to; empty means every country.
+    sms_allowed_countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,8 @@ class Verification:
     updated_ms: int = 0
     delivery_status: str | None = None
     locale: str = "en"
+    #: Consecutive failed checks of this destination when the verification started.
+    dest_failures: int = 0
 
     @property
     def attempts_remaining(self) -> int:

@@ -13,6 +13,7 @@ from otp_service.events import FanOut
 from otp_service.models import Channel, Client
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
+from otp_service.totp import TotpService
 from otp_service.verifications import VerificationService
 
 
@@ -27,3 +28,4 @@ class Services:
     verifications: VerificationService
     clients_by_key_hash: Mapping[str, Client]
     events: FanOut
+    totp: TotpService

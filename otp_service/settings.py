@@ -7,25 +7,41 @@ Settings: parsed once from ``OTP_*`` environment variables, validated as a whole
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
+from phonenumbers import SUPPORTED_REGIONS
 
+from otp_service.abuse import parse_limits
 from otp_service.codes import ARGON2_PROFILES
 from otp_service.models import Channel, Client, Policy, Scope
 
 _T = TypeVar("_T")
-SECRET_FIELDS: Final = frozenset({"pepper", "twilio_auth_token", "smtp_password", "api_keys"})
+SECRET_FIELDS: Final = frozenset(
+    {
+        "pepper",
+        "twilio_auth_token",
+        "smtp_password",
+        "api_keys",
+        "dev_api_key",
+        "twilio_verify_accounts",
+        "totp_encryption_keys",
+    }
+)
 SMS_PROVIDERS: Final = ("twilio", "dev", "none")
 EMAIL_PROVIDERS: Final = ("smtp", "dev", "none")
 SMTP_TLS_MODES: Final = ("none", "starttls", "ssl")
 MIN_PEPPER_BYTES: Final = 32
+TOTP_KEY_BYTES: Final = 32
 
 
 class ConfigError(ValueError):
@@ -48,6 +64,20 @@ class _PolicyModel(pydantic.BaseModel):
     brand_name: str | None = pydantic.Field(None, min_length=1, max_length=40)
     webotp_domain: str | None = pydantic.Field(None, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
     default_locale: str | None = pydantic.Field(None, pattern=r"^[a-z]{2}$")
+    destination_sends: str | None = None
+    client_starts: str | None = None
+    ip_starts: str | None = None
+    destination_failures: str | None = None
+    sms_allowed_countries: list[Annotated[str, pydantic.Field(pattern=r"^[A-Z]{2}$")]] | None = None
+
+    @pydantic.field_validator(
+        "destination_sends", "client_starts", "ip_starts", "destination_failures"
+    )
+    @classmethod
+    def _limit_spec(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)
+        return value
 
 
 class _ClientModel(pydantic.BaseModel):
@@ -60,6 +90,33 @@ class _ClientModel(pydantic.BaseModel):
 
 
 _CLIENTS: Final = pydantic.TypeAdapter(list[_ClientModel])
+_ServiceSid = Annotated[str, pydantic.StringConstraints(pattern=r"^VA[0-9a-fA-F]{32}$")]
+
+
+class _TwilioVerifyAccountModel(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    account_sid: str = pydantic.Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token_sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+    services: dict[_ServiceSid, str] = pydantic.Field(min_length=1)
+
+
+_TWILIO_VERIFY_ACCOUNTS: Final = pydantic.TypeAdapter(list[_TwilioVerifyAccountModel])
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioVerifyAccount:
+    """
+    Credentials of the Twilio Verify compatible API (``/v2``) and the Verify services they reach.
+
+    ``services`` maps each service SID (``VA`` + 32 hex) to the name of the client (of
+    ``OTP_API_KEYS``) whose policy, scopes and verifications it uses. Only the SHA-256 of the auth
+    token is kept.
+    """
+
+    account_sid: str
+    auth_token_sha256: str
+    services: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +154,22 @@ class Settings:
     default_locale: str = "en"
     default_region: str = ""
     log_level: str = "INFO"
+    limit_destination_sends: str = "5/10minutes;10/day"
+    limit_client_starts: str = "1000/minute"
+    limit_ip_starts: str = "20/hour"
+    limit_destination_failures: str = "10/hour"
+    max_consecutive_failures: int = 100
+    sms_allowed_countries: frozenset[str] = frozenset()
+    sms_country_limit: str = "200/hour"
+    sms_country_limits: tuple[tuple[str, str], ...] = ()
+    trusted_proxies: int = 0
+    audit_stream: bool = False
+    audit_stream_maxlen: int = 100_000
+    #: Development only: the key `otp-service dev` made, prefilled on the /try page.
+    dev_api_key: str = ""
+    twilio_verify_accounts: tuple[TwilioVerifyAccount, ...] = ()
+    #: AES-256 keys of TOTP secrets at rest, the current one first (issue 7).
+    totp_encryption_keys: tuple[bytes, ...] = ()
 
     @property
     def is_development(self) -> bool:
@@ -114,6 +187,11 @@ class Settings:
             resend_cooldown_seconds=self.resend_cooldown_seconds,
             brand_name=self.brand_name,
             default_locale=self.default_locale,
+            destination_sends=self.limit_destination_sends,
+            client_starts=self.limit_client_starts,
+            ip_starts=self.limit_ip_starts,
+            destination_failures=self.limit_destination_failures,
+            sms_allowed_countries=self.sms_allowed_countries,
         )
 
     def __repr__(self) -> str:
@@ -219,6 +297,7 @@ class _Parser:
             "default_locale": self.raw("default_locale") or "en",
             "default_region": (self.raw("default_region") or "").upper(),
             "log_level": (self.raw("log_level") or "INFO").upper(),
+            **self._abuse_settings(),
         }
         for name in (
             "twilio_account_sid",
@@ -234,12 +313,74 @@ class _Parser:
         for name in ("twilio_auth_token", "smtp_password"):
             values[name] = self.raw(name, secret=True) or ""
         values["pepper"] = self._pepper(dev)
+        values["dev_api_key"] = self.raw("dev_api_key", secret=True) or ""
+        values["totp_encryption_keys"] = self._totp_keys(dev)
         settings = Settings(**values)
         settings = Settings(**{**values, "api_keys": self._clients(settings.default_policy)})
+        settings = replace(
+            settings, twilio_verify_accounts=self._twilio_verify_accounts(settings.api_keys)
+        )
         self._check_whole(settings)
         if self.problems:
             raise ConfigError(self.problems)
         return settings
+
+    def limit(self, name: str, default: str) -> str:
+        value = self.raw(name) or default
+        try:
+            parse_limits(value)
+        except ValueError:
+            self.problems.append(
+                f"OTP_{name.upper()} must be rate limits like '5/10minutes;10/day' (got {value!r})"
+            )
+        return value
+
+    def countries(self, name: str) -> frozenset[str]:
+        codes = frozenset(c.strip().upper() for c in (self.raw(name) or "").split(",") if c.strip())
+        unknown = sorted(code for code in codes if code not in SUPPORTED_REGIONS)
+        if unknown:
+            self.problems.append(f"OTP_{name.upper()} has unknown ISO codes: {', '.join(unknown)}")
+        return codes
+
+    def country_limits(self) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for entry in (self.raw("sms_country_limits") or "").split(","):
+            if not entry.strip():
+                continue
+            country, _, spec = entry.partition("=")
+            country = country.strip().upper()
+            try:
+                parse_limits(spec.strip())
+            except ValueError:
+                self.problems.append(f"OTP_SMS_COUNTRY_LIMITS: bad limit for {country!r}: {spec!r}")
+                continue
+            if country not in SUPPORTED_REGIONS:
+                self.problems.append(f"OTP_SMS_COUNTRY_LIMITS: unknown ISO code {country!r}")
+            pairs.append((country, spec.strip()))
+        return tuple(pairs)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = (self.raw(name) or "").lower()
+        if not value:
+            return default
+        if value not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+            self.problems.append(f"OTP_{name.upper()} must be on or off (got {value!r})")
+        return value in ("1", "true", "on", "yes")
+
+    def _abuse_settings(self) -> dict[str, Any]:
+        return {
+            "limit_destination_sends": self.limit("limit_destination_sends", "5/10minutes;10/day"),
+            "limit_client_starts": self.limit("limit_client_starts", "1000/minute"),
+            "limit_ip_starts": self.limit("limit_ip_starts", "20/hour"),
+            "limit_destination_failures": self.limit("limit_destination_failures", "10/hour"),
+            "max_consecutive_failures": self.integer("max_consecutive_failures", 100, 1, 100),
+            "sms_allowed_countries": self.countries("sms_allowed_countries"),
+            "sms_country_limit": self.limit("sms_country_limit", "200/hour"),
+            "sms_country_limits": self.country_limits(),
+            "trusted_proxies": self.integer("trusted_proxies", 0, 0, 5),
+            "audit_stream": self.flag("audit_stream", False),
+            "audit_stream_maxlen": self.integer("audit_stream_maxlen", 100_000, 100, 10_000_000),
+        }
 
     def _pepper(self, dev: bool) -> bytes:
         value = self.raw("pepper", secret=True)
@@ -250,6 +391,28 @@ class _Parser:
         if len(pepper) < MIN_PEPPER_BYTES:
             self.problems.append(f"OTP_PEPPER must be at least {MIN_PEPPER_BYTES} bytes")
         return pepper
+
+    def _totp_keys(self, dev: bool) -> tuple[bytes, ...]:
+        one = self.raw("totp_encryption_key", secret=True)
+        many = self.raw("totp_encryption_keys", secret=True)
+        if one is not None and many is not None:
+            self.problems.append(
+                "set OTP_TOTP_ENCRYPTION_KEY or OTP_TOTP_ENCRYPTION_KEYS, not both"
+            )
+            return ()
+        if one is None and many is None:
+            # Development only: a fresh random key (factors do not survive a restart, by design).
+            return (secrets.token_bytes(TOTP_KEY_BYTES),) if dev else ()
+        name = "OTP_TOTP_ENCRYPTION_KEY" if one is not None else "OTP_TOTP_ENCRYPTION_KEYS"
+        keys = [_base64_key(text) for text in (one or many or "").split(",")]
+        for position, key in enumerate(keys, 1):
+            if key is None:
+                self.problems.append(
+                    f"{name}: key {position} is not the base64 of {TOTP_KEY_BYTES} bytes"
+                )
+        if len(set(keys)) != len(keys):
+            self.problems.append(f"{name} has the same key twice")
+        return tuple(key for key in keys if key is not None)
 
     def _clients(self, defaults: Policy) -> tuple[Client, ...]:
         value = self.raw("api_keys", secret=True)
@@ -269,6 +432,50 @@ class _Parser:
         if len(set(names)) != len(names):
             self.problems.append("OTP_API_KEYS has two clients with the same name")
         return tuple(_client(model, defaults) for model in models)
+
+    def _twilio_verify_accounts(
+        self, clients: tuple[Client, ...]
+    ) -> tuple[TwilioVerifyAccount, ...]:
+        value = self.raw("twilio_verify_accounts", secret=True)
+        if value is None:
+            return ()
+        try:
+            models = _TWILIO_VERIFY_ACCOUNTS.validate_python(json.loads(value))
+        except json.JSONDecodeError as error:
+            self.problems.append(
+                f"OTP_TWILIO_VERIFY_ACCOUNTS is not JSON ({error.msg} at {error.pos})"
+            )
+            return ()
+        except pydantic.ValidationError as error:
+            for item in error.errors():
+                where = ".".join(str(part) for part in item["loc"])
+                self.problems.append(f"OTP_TWILIO_VERIFY_ACCOUNTS[{where}]: {item['msg']}")
+            return ()
+        self._check_twilio_verify_accounts(models, {client.name for client in clients})
+        return tuple(
+            TwilioVerifyAccount(model.account_sid, model.auth_token_sha256, dict(model.services))
+            for model in models
+        )
+
+    def _check_twilio_verify_accounts(
+        self, models: list[_TwilioVerifyAccountModel], client_names: set[str]
+    ) -> None:
+        accounts: set[str] = set()
+        services: set[str] = set()
+        for index, model in enumerate(models):
+            where = f"OTP_TWILIO_VERIFY_ACCOUNTS[{index}]"
+            if model.account_sid in accounts:
+                self.problems.append(f"{where}: account {model.account_sid} is listed twice")
+            accounts.add(model.account_sid)
+            for service_sid, client_name in model.services.items():
+                if service_sid in services:
+                    self.problems.append(f"{where}: service {service_sid} is listed twice")
+                services.add(service_sid)
+                if client_name not in client_names:
+                    self.problems.append(
+                        f"{where}.services.{service_sid}: no client named {client_name!r} "
+                        "in OTP_API_KEYS"
+                    )
 
     def _check_whole(self, s: Settings) -> None:
         if s.sms_provider == "twilio":
@@ -292,6 +499,17 @@ class _Parser:
             self._check_production(s)
         elif not s.redis_url:
             self.problems.append("OTP_REDIS_URL missing (`otp-service dev` starts a Redis for you)")
+        self._check_dev_api_key(s)
+
+    def _check_dev_api_key(self, s: Settings) -> None:
+        if not s.dev_api_key:
+            return
+        if not s.is_development:
+            self.problems.append("OTP_DEV_API_KEY is for development only (the /try page)")
+        elif hashlib.sha256(s.dev_api_key.encode()).hexdigest() not in {
+            client.key_sha256 for client in s.api_keys
+        }:
+            self.problems.append("OTP_DEV_API_KEY is not one of the keys in OTP_API_KEYS")
 
     def _check_production(self, s: Settings) -> None:
         if not s.pepper:
@@ -308,22 +526,38 @@ class _Parser:
             )
         if s.argon2_profile == "test":
             self.problems.append("OTP_ARGON2_PROFILE=test is for tests only, not production")
+        if not s.totp_encryption_keys and any(Scope.TOTP in c.scopes for c in s.api_keys):
+            self.problems.append(
+                "OTP_TOTP_ENCRYPTION_KEY missing (required in production when a key has the "
+                "totp scope: it encrypts TOTP secrets at rest)"
+            )
 
 
 def _client(model: _ClientModel, defaults: Policy) -> Client:
     overrides = {
         name: value
         for name, value in model.policy.model_dump(exclude_none=True).items()
-        if name != "channels"
+        if name not in ("channels", "sms_allowed_countries")
     }
     if model.policy.channels is not None:
         overrides["channels"] = frozenset(model.policy.channels)
+    if model.policy.sms_allowed_countries is not None:
+        overrides["sms_allowed_countries"] = frozenset(model.policy.sms_allowed_countries)
     return Client(
         name=model.name,
         key_sha256=model.key_sha256,
         scopes=frozenset(model.scopes),
         policy=Policy(**{**_policy_values(defaults), **overrides}),
     )
+
+
+def _base64_key(text: str) -> bytes | None:
+    """A TOTP key from standard or URL-safe base64, or None when it is not one."""
+    try:
+        key = base64.b64decode(text.strip().replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key if len(key) == TOTP_KEY_BYTES else None
 
 
 def _policy_values(policy: Policy) -> dict[str, Any]:

@@ -7,18 +7,24 @@ every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN inv
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, cast
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
+from redis.exceptions import RedisClusterException
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from otp_service.errors import StoreUnavailable
 from otp_service.models import Channel, Status, Verification
@@ -28,6 +34,9 @@ from otp_service.models import Channel, Status, Verification
 VERIFICATION_KEY: Final = "{prefix}:vf:{{{id}}}"  # HASH, fields of _FIELDS; PX = expiry + grace
 DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # STRING id; PX = expiry
 DEV_OUTBOX_KEY: Final = "{prefix}:dev:outbox"  # LIST of JSON messages, newest first, capped
+AUDIT_STREAM_KEY: Final = (
+    "{prefix}:audit"  # STREAM of audit records, MAXLEN ~ OTP_AUDIT_STREAM_MAXLEN
+)
 
 SCRIPT_NAMES: Final = (
     "create",
@@ -37,8 +46,10 @@ SCRIPT_NAMES: Final = (
     "reserve_attempt",
     "approve",
     "cancel",
+    "approve_without_code",
     "mark_failed",
     "record_delivery",
+    "lock",
 )
 DEV_OUTBOX_LENGTH: Final = 100
 _STRING_FIELDS: Final = ("id", "client", "to", "locale")
@@ -51,34 +62,161 @@ _INT_FIELDS: Final = (
     "expires_ms",
     "next_send_ms",
     "updated_ms",
+    "dest_failures",
 )
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """
     A Redis client for ``url`` with explicit timeouts and no silent retries beyond one reconnect.
+
+    The URL chooses the topology, with no code change (DESIGN section 8), in the forms the
+    ``limits`` library (the rate limits) reads too, so one ``OTP_REDIS_URL`` serves both:
+
+    - ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix://``: one server.
+    - ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service``: the master the
+      Sentinels name for ``service``, followed across failovers. The password is the master's
+      and the Sentinels'.
+    - ``redis+cluster://[[user]:password@]host:port[,host:port...]``: a Redis Cluster, discovered
+      from any node listed.
+
+    Sentinel and Cluster use database 0 (tell deployments apart by ``OTP_REDIS_PREFIX``). Making
+    the client does no I/O, whatever the topology.
+
+    Raises:
+        ValueError: a Sentinel or Cluster URL that is not of these forms.
     """
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        # One retry on a dropped connection (a restarted Redis leaves stale sockets in the pool);
-        # timeouts are not retried, so a slow Redis answers 503 within the socket timeout.
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        health_check_interval=30,
-    )
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": timeout_seconds,
+        "socket_timeout": timeout_seconds,
+        # One retry on a dropped connection (a restarted Redis, or a failover, leaves stale
+        # sockets in the pool); timeouts are not retried, so a slow Redis answers 503 within the
+        # socket timeout.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "health_check_interval": 30,
+    }
+    scheme = url.partition("://")[0].lower()
+    if scheme == "redis+sentinel":
+        return _sentinel_master(url, options)
+    if scheme == "redis+cluster":
+        return _cluster(url, options)
+    return redis.Redis.from_url(url, **options)
+
+
+@dataclass(frozen=True, slots=True)
+class _Nodes:
+    """What a multi-host URL says: credentials, ``(host, port)`` pairs and the path."""
+
+    username: str | None
+    password: str | None
+    hosts: list[tuple[str, int]]
+    path: str
+
+
+def _parse_nodes(url: str) -> _Nodes:
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(f"{parts.scheme} URLs take no query or fragment")
+    credentials, _, locations = parts.netloc.rpartition("@")
+    username, _, password = credentials.partition(":")
+    hosts: list[tuple[str, int]] = []
+    for location in locations.split(","):
+        node = urlsplit(f"//{location.strip()}")
+        try:
+            port = node.port
+        except ValueError:
+            port = None
+        if not node.hostname or port is None:
+            raise ValueError(f"{parts.scheme} URLs list host:port pairs (got {location!r})")
+        hosts.append((node.hostname, port))
+    return _Nodes(unquote(username) or None, unquote(password) or None, hosts, parts.path)
+
+
+def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
+    nodes = _parse_nodes(url)
+    service = nodes.path.strip("/")
+    if not service or "/" in service:
+        raise ValueError("redis+sentinel URLs end with /<service name>, and name no database")
+    auth = {"username": nodes.username, "password": nodes.password}
+    timeouts = {key: options[key] for key in ("socket_connect_timeout", "socket_timeout")}
+    sentinel = Sentinel(nodes.hosts, sentinel_kwargs={**auth, **timeouts})  # type: ignore[no-untyped-call]
+    master = sentinel.master_for(service, **auth, **options)  # type: ignore[no-untyped-call]
+    return cast(redis.Redis, master)
+
+
+def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
+    nodes = _parse_nodes(url)
+    if nodes.path.strip("/"):
+        raise ValueError("redis+cluster URLs take no path: a Redis Cluster has only database 0")
+    node_options = {key: value for key, value in options.items() if key != "retry"}
+
+    def build() -> RedisCluster:
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in nodes.hosts],  # type: ignore[no-untyped-call]
+            retry=options["retry"],
+            username=nodes.username,
+            password=nodes.password,
+            **node_options,
+        )
+
+    # RedisStore is typed for redis.Redis; a RedisCluster serves every command it sends (each
+    # script touches one slot; the dev outbox is one key).
+    return cast(redis.Redis, _LazyCluster(build))
+
+
+class _LazyCluster:
+    """
+    A ``RedisCluster`` made on first use: its constructor already talks to the cluster, and
+    making the app does no I/O (it starts while the cluster is down, answering 503 until it is
+    up). Cluster errors that are not ``RedisError`` become ``redis.ConnectionError``, so
+    ``_guard`` fails them closed like any other.
+    """
+
+    def __init__(self, build: Callable[[], RedisCluster]) -> None:
+        self._build = build
+        self._client: RedisCluster | None = None
+        self._lock = threading.Lock()
+
+    def register_script(self, script: str) -> Script:
+        """A script bound to this client; given as bytes, its SHA needs no encoder (no I/O)."""
+        return Script(cast(redis.Redis, self), script.encode())
+
+    def _cluster(self) -> RedisCluster:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = self._build()
+                except RedisClusterException as error:
+                    raise redis.ConnectionError(f"Redis Cluster unreachable: {error}") from error
+            return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._cluster(), name)
+        if not callable(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except RedisClusterException as error:
+                raise redis.ConnectionError(str(error)) from error
+
+        return call
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What ``reserve_attempt`` answered: ``outcome`` is ``ok``, ``missing`` or ``locked``."""
+    """What ``reserve_attempt`` answered: ``ok``, ``missing``, ``expired`` or ``locked``."""
 
     outcome: str
     code_hash: str = ""
     attempts: int = 0
     max_attempts: int = 0
     expires_ms: int = 0
+    to: str = ""
+    dest_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +349,7 @@ class RedisStore:
             "next_send_ms": verification.next_send_ms,
             "updated_ms": verification.updated_ms,
             "locale": verification.locale,
+            "dest_failures": verification.dest_failures,
         }
         flat = [item for pair in fields.items() for item in pair]
         key = self.verification_key(verification.id)
@@ -252,10 +391,17 @@ class RedisStore:
             "reserve_attempt", [self.verification_key(verification_id)], [client, now_ms]
         )
         if reply[0] == "ok":
-            return Reservation("ok", reply[1], int(reply[2]), int(reply[3]))
+            return Reservation(
+                "ok",
+                reply[1],
+                int(reply[2]),
+                int(reply[3]),
+                to=reply[4],
+                dest_failures=int(reply[5]),
+            )
         if reply[0] == "locked":
             return Reservation("locked", expires_ms=int(reply[1]))
-        return Reservation("missing")
+        return Reservation(reply[0])
 
     def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
         """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
@@ -271,14 +417,50 @@ class RedisStore:
         fields["id"] = verification_id
         return parse_verification(fields)
 
+    def approve_without_code(
+        self, verification_id: str, client: str, now_ms: int
+    ) -> Verification | None:
+        """Approve a pending verification with checks left; None when there is none to approve."""
+        key = self.verification_key(verification_id)
+        reply = self._run("approve_without_code", [key], [client, now_ms])
+        if not reply:
+            return None
+        fields = _pairs(reply)
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
     def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
         """Mark the verification failed if it still holds ``code_hash``."""
         self._run("mark_failed", [self.verification_key(verification_id)], [code_hash, now_ms])
+
+    def lock(self, verification_id: str, now_ms: int) -> None:
+        """Use up every remaining check of a pending verification (a destination lockout)."""
+        self._run("lock", [self.verification_key(verification_id)], [now_ms])
 
     def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
         return bool(self._run("record_delivery", [key], [delivery_status, now_ms]))
+
+    # Audit stream ----------------------------------------------------------------------------
+
+    def append_audit(self, fields: Mapping[str, str], max_length: int) -> None:
+        """Append one record to the capped audit stream (approximate trimming, O(1))."""
+        with _guard():
+            self.client.xadd(
+                AUDIT_STREAM_KEY.format(prefix=self.prefix),
+                dict(fields),  # type: ignore[arg-type]
+                maxlen=max_length,
+                approximate=True,
+            )
+
+    def audit_records(self, count: int = 100) -> list[dict[str, str]]:
+        """The newest audit records, newest first."""
+        with _guard():
+            entries = self.client.xrevrange(
+                AUDIT_STREAM_KEY.format(prefix=self.prefix), count=count
+            )
+        return [dict(fields) for _, fields in cast(list[tuple[str, dict[str, str]]], entries)]
 
     # Dev outbox ------------------------------------------------------------------------------
 

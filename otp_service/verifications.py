@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from otp_service.abuse import AbuseGuard
 from otp_service.codes import CodeHasher, generate_code
 from otp_service.delivery import Sender
 from otp_service.errors import (
@@ -37,7 +38,7 @@ from otp_service.models import (
     Verification,
     mask_destination,
 )
-from otp_service.store import RedisStore
+from otp_service.store import RedisStore, Reservation
 
 #: How long a finished verification stays readable (GET shows expired/approved/canceled) after
 #: its code expired. Checks never see it: only a pending, unexpired verification can be checked.
@@ -74,12 +75,14 @@ class VerificationService:
         senders: Mapping[Channel, Sender],
         clock: Clock,
         events: EventSink | None = None,
+        guard: AbuseGuard | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
         self._senders = senders
         self._clock = clock
         self._events = events or FanOut()
+        self._guard = guard
 
     def _emit(
         self,
@@ -106,19 +109,31 @@ class VerificationService:
     # Start and resend ------------------------------------------------------------------------
 
     def start(
-        self, client: Client, channel: Channel, to: str, locale: str | None = None
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        locale: str | None = None,
+        *,
+        country: str | None = None,
+        ip: str | None = None,
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
 
         Raises:
             ChannelNotAllowed: the client's policy or the configuration has no such channel.
+            CountryNotAllowed: SMS to the number's country is not allowed.
+            RateLimited: a client, IP, destination or country limit tripped.
             ResendTooSoon, MaxSendsReached, TooManyAttempts: a pending one cannot be resent now.
             DeliveryFailed, InvalidDestination: the provider did not take the message.
             StoreUnavailable: Redis failed.
         """
         if channel not in client.policy.channels or channel not in self._senders:
             raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
+        if self._guard is not None:
+            self._guard.admit_start(client, ip)
+            self._guard.admit_destination(client, channel, country)
         destination_key = self._store.destination_key(client.name, channel, to)
         for _ in range(_START_ROUNDS):
             now_ms = self._clock.now_ms()
@@ -127,13 +142,17 @@ class VerificationService:
             if current_id is not None:
                 existing = self._store.load(current_id)
                 if existing is not None and _is_resendable(existing, client, now_ms):
-                    resent = self._resend(client, existing, destination_key, locale, now_ms)
+                    resent = self._resend(
+                        client, existing, destination_key, locale, now_ms, country
+                    )
                     if resent is not None:
                         self._emit(EventKind.RESENT, client.name, resent)
                         return StartResult(resent, created=False)
                     continue
                 stale_id = current_id
-            created = self._create(client, channel, to, locale, destination_key, stale_id, now_ms)
+            created = self._create(
+                client, channel, to, locale, destination_key, stale_id, now_ms, country
+            )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
                 return StartResult(created, created=True)
@@ -148,8 +167,13 @@ class VerificationService:
         destination_key: str,
         stale_id: str,
         now_ms: int,
+        country: str | None,
     ) -> Verification | None:
         policy = client.policy
+        dest_failures = 0
+        if self._guard is not None:
+            dest_failures = self._guard.admit_checks(client, to)
+            self._guard.admit_send(client, channel, to, country)
         ttl_ms = policy.code_ttl_seconds * 1000
         verification = Verification(
             id=new_verification_id(),
@@ -166,6 +190,7 @@ class VerificationService:
             next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
             updated_ms=now_ms,
             locale=resolve_locale(locale, policy),
+            dest_failures=dest_failures,
         )
         code = generate_code(policy.code_length)
         code_hash = self._hasher.hash(verification.id, code)
@@ -184,9 +209,13 @@ class VerificationService:
         destination_key: str,
         locale: str | None,
         now_ms: int,
+        country: str | None,
     ) -> Verification | None:
         # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
         _refuse_resend(existing, now_ms)
+        if self._guard is not None:
+            self._guard.admit_checks(client, existing.to)
+            self._guard.admit_send(client, existing.channel, existing.to, country)
         policy = client.policy
         code = generate_code(policy.code_length)
         code_hash = self._hasher.hash(existing.id, code)
@@ -274,8 +303,13 @@ class VerificationService:
             )
         now_ms = self._clock.now_ms()
         reservation = self._store.reserve_attempt(verification_id, client.name, now_ms)
-        if reservation.outcome == "missing":
-            self._emit(EventKind.NOT_FOUND, client.name, verification_id=verification_id)
+        if reservation.outcome in ("missing", "expired"):
+            kind = (
+                EventKind.EXPIRED_ON_CHECK
+                if reservation.outcome == "expired"
+                else EventKind.NOT_FOUND
+            )
+            self._emit(kind, client.name, verification_id=verification_id)
             raise VerificationNotFound("No pending verification has this id.")
         if reservation.outcome == "locked":
             self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
@@ -285,28 +319,38 @@ class VerificationService:
             )
         remaining = reservation.max_attempts - reservation.attempts
         if self._hasher.verify(reservation.code_hash, verification_id, code):
-            outcome = self._store.approve(
-                verification_id, reservation.code_hash, self._clock.now_ms()
-            )
-            self._emit(
-                EventKind.CHECKED, client.name, verification_id=verification_id, outcome=outcome
-            )
-            if outcome == "approved":
-                self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
-                return CheckResult(verification_id, Status.APPROVED, True, remaining)
-            if outcome == "gone":
-                raise VerificationNotFound("No pending verification has this id.")
-            # 'stale': a resend replaced this code while it was checked; it is no longer valid.
-        else:
-            self._emit(
-                EventKind.CHECKED,
-                client.name,
-                verification_id=verification_id,
-                outcome="wrong_code",
-                attempts_remaining=remaining,
-            )
+            return self._approve(client, verification_id, reservation, remaining)
+        self._emit(
+            EventKind.CHECKED,
+            client.name,
+            verification_id=verification_id,
+            outcome="wrong_code",
+            attempts_remaining=remaining,
+        )
+        if self._guard is not None and self._guard.record_failure(client, reservation.to):
+            # The destination failed too often across verifications: no more checks for it.
+            self._store.lock(verification_id, self._clock.now_ms())
+            self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
+            remaining = 0
         status = Status.MAX_ATTEMPTS_REACHED if remaining == 0 else Status.PENDING
         return CheckResult(verification_id, status, False, remaining)
+
+    def _approve(
+        self, client: Client, verification_id: str, reservation: Reservation, remaining: int
+    ) -> CheckResult:
+        outcome = self._store.approve(verification_id, reservation.code_hash, self._clock.now_ms())
+        self._emit(EventKind.CHECKED, client.name, verification_id=verification_id, outcome=outcome)
+        if outcome == "gone":
+            raise VerificationNotFound("No pending verification has this id.")
+        if outcome == "stale":
+            # A resend replaced this code while it was checked: it is no longer valid.
+            return CheckResult(verification_id, Status.PENDING, False, remaining)
+        self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
+        had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
+        if self._guard is not None and had_failures:
+            # Only after failures is there a run to end: a clean approval stays at 2 round trips.
+            self._guard.record_success(client, reservation.to)
+        return CheckResult(verification_id, Status.APPROVED, True, remaining)
 
     def check_destination(
         self, client: Client, channel: Channel, to: str, code: str
@@ -350,6 +394,23 @@ class VerificationService:
         self._store.release_destination(destination_key, canceled.id)
         self._emit(EventKind.CANCELED, client.name, canceled)
         return canceled
+
+    def approve_without_code(self, client: Client, verification_id: str) -> Verification:
+        """
+        Approve a pending verification without a code, when the client vouches for the person.
+
+        Counts no check and costs no argon2; like a right code, it succeeds at most once.
+
+        Raises:
+            VerificationNotFound: nothing pending of this client, with checks left, has this id.
+        """
+        approved = self._store.approve_without_code(
+            verification_id, client.name, self._clock.now_ms()
+        )
+        if approved is None:
+            raise VerificationNotFound("No pending verification has this id.")
+        self._emit(EventKind.APPROVED, client.name, approved, outcome="without_code")
+        return approved
 
     def now_ms(self) -> int:
         """The service clock (for rendering statuses as of now)."""

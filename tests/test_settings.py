@@ -22,6 +22,7 @@ def _production(**overrides: str) -> dict[str, str]:
         "OTP_EMAIL_PROVIDER": "smtp",
         "OTP_SMTP_HOST": "smtp.example.com",
         "OTP_EMAIL_FROM": "codes@example.com",
+        "OTP_TOTP_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     }
     environ.update(overrides)
     return {k: v for k, v in environ.items() if v != "<unset>"}

@@ -120,14 +120,16 @@ def test_a_check_costs_two_round_trips(api: Api, redis_client: redis.Redis, redi
     assert ["EVALSHA", "EVALSHA"] == sent
 
 
-def test_a_wrong_check_costs_one_round_trip(
+def test_a_wrong_check_costs_four_round_trips(
     api: Api, redis_client: redis.Redis, redis_url: str
 ) -> None:
-    """A wrong code is 1 Redis round trip: reserve_attempt only."""
+    """A wrong code: reserve_attempt, then the destination's failure window (hit, stats) and its
+    consecutive-failure counter: 4 round trips, all scripts."""
     verification_id, code = api.started()
-    RedisStore(redis_client, "unused").load_scripts()
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    assert ["EVALSHA"] == _round_trips(redis_url, lambda: api.check(verification_id, wrong))
+    api.check(verification_id, wrong)  # loads the rate-limit scripts
+    sent = _round_trips(redis_url, lambda: api.check(verification_id, wrong))
+    assert ["EVALSHA"] * 4 == sent
 
 
 def test_get_is_one_round_trip(api: Api, redis_url: str) -> None:

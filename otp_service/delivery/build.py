@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from otp_service.delivery import Sender
 from otp_service.delivery.dev import DevSender
+from otp_service.delivery.smtp_email import SmtpEmailSender
+from otp_service.delivery.twilio_sms import TwilioSmsSender, twilio_client
 from otp_service.models import Channel
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
@@ -16,6 +18,23 @@ def build_senders(settings: Settings, store: RedisStore) -> dict[Channel, Sender
     senders: dict[Channel, Sender] = {}
     if settings.sms_provider == "dev":
         senders[Channel.SMS] = DevSender(store)
+    if settings.sms_provider == "twilio":
+        senders[Channel.SMS] = TwilioSmsSender(
+            twilio_client(settings),
+            from_=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            public_base_url=settings.public_base_url,
+        )
     if settings.email_provider == "dev":
         senders[Channel.EMAIL] = DevSender(store)
+    if settings.email_provider == "smtp":
+        senders[Channel.EMAIL] = SmtpEmailSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            email_from=settings.email_from,
+            tls=settings.smtp_tls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout_seconds=settings.delivery_timeout_seconds,
+        )
     return senders

@@ -1,20 +1,66 @@
 """
-The dev outbox (development only): what the dev sender "delivered", newest first.
+Development-only pages: ``/try`` (one login, watched in the browser) and the dev outbox.
+
+The blueprint is registered only when ``settings.is_development``. The pages call the real ``/v1``
+API from the browser with an API key typed into the page; the key ``otp-service dev`` made is
+prefilled (``Settings.dev_api_key``), but only for a loopback ``Host``, so a page that rebinds its
+DNS name to 127.0.0.1 cannot read it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+import secrets
+from typing import Final
+from urllib.parse import urlsplit
 
+from flask import Blueprint, Response, jsonify, make_response, render_template, request
+
+from otp_service.models import Channel
 from otp_service.web import services
 
 blueprint = Blueprint("dev", __name__, template_folder="../templates")
 
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+POLL_INTERVAL_MS: Final = 1500
+# Scripts run only with this response's nonce; the email HTML shown in the outbox sits in a
+# sandboxed iframe (no scripts, opaque origin) and inherits this policy too.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; frame-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _page(template: str, **context: object) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    response = make_response(
+        render_template(template, nonce=nonce, poll_interval_ms=POLL_INTERVAL_MS, **context)
+    )
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=nonce)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def is_loopback_request() -> bool:
+    """Whether the browser asked for a loopback host name (not a name rebound to one)."""
+    return (urlsplit("//" + request.host).hostname or "") in LOOPBACK_HOSTS
+
+
+@blueprint.get("/try")
+def try_page() -> Response:
+    """Start a verification, read the code in the outbox beside it, check it."""
+    settings = services().settings
+    channels = [channel for channel in Channel if channel in services().senders]
+    api_key = settings.dev_api_key if is_loopback_request() else ""
+    return _page(
+        "dev/try.html", api_key=api_key, channels=channels, code_length=settings.code_length
+    )
+
 
 @blueprint.get("/dev/outbox")
-def outbox_page() -> str:
-    """The dev outbox as a page that refreshes by itself."""
-    return render_template("dev/outbox.html", messages=services().store.dev_messages())
+def outbox_page() -> Response:
+    """The dev outbox as a page, newest first, that polls for new messages by itself."""
+    return _page("dev/outbox.html", messages=services().store.dev_messages())
 
 
 @blueprint.get("/dev/outbox.json")

@@ -4,12 +4,52 @@ Health: ``/livez`` (no I/O) and ``/readyz`` (Redis answers, scripts loadable).
 
 from __future__ import annotations
 
+from typing import Final, Literal
+
 from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, Field
 
 from otp_service.errors import StoreUnavailable
 from otp_service.web import services
+from otp_service.web.metrics import count_store_error
+from otp_service.web.openapi import Operation, Reply
 
 blueprint = Blueprint("health", __name__)
+
+
+class Liveness(BaseModel):
+    """The body of ``GET /livez``."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """The body of ``GET /readyz``: what was checked and passed, what fails, what to look at."""
+
+    ok: list[str] = Field(description="Checks that passed: `redis`, `scripts`, `persistence`.")
+    failing: dict[str, str] = Field(description="Check → why it fails; empty when ready.")
+    warnings: dict[str, str] = Field(default_factory=dict, description="Not failing, but look.")
+
+
+OPERATIONS: Final = (
+    Operation(
+        "get",
+        "/livez",
+        "Liveness: the process answers",
+        {200: Liveness},
+        description="No I/O: a slow Redis never gets the process restarted.",
+        tags=("operations",),
+        security=(),
+    ),
+    Operation(
+        "get",
+        "/readyz",
+        "Readiness: Redis answers PING and holds every script",
+        {200: Reply("Ready.", Readiness), 503: Reply("Not ready: `failing` says why.", Readiness)},
+        tags=("operations",),
+        security=(),
+    ),
+)
 
 
 @blueprint.get("/livez")
@@ -23,6 +63,7 @@ def readyz() -> Response:
     """Ready to serve: Redis answers PING and has every script (loading the missing ones)."""
     ok: list[str] = []
     failing: dict[str, str] = {}
+    warnings: dict[str, str] = {}
     store = services().store
     try:
         store.ping()
@@ -30,10 +71,29 @@ def readyz() -> Response:
         if store.missing_scripts():
             store.load_scripts()
         ok.append("scripts")
+        _check_persistence(ok, warnings)
     except StoreUnavailable:
+        count_store_error()
         failing["redis"] = "Redis does not answer"
-    response = jsonify({"ok": ok, "failing": failing})
+    response = jsonify({"ok": ok, "failing": failing, "warnings": warnings})
     if failing:
         response.status_code = 503
         response.headers["Retry-After"] = "2"
     return response
+
+
+#: Redis persistence modes that may lose TOTP factors (durable data), and why.
+_PERSISTENCE_WARNINGS = {
+    "off": "Redis persistence is off: TOTP factors are lost when Redis restarts (enable AOF)",
+    "rdb": "Redis keeps only RDB snapshots: TOTP factors since the last one can be lost (use AOF)",
+    "unknown": "Redis persistence cannot be read (INFO/CONFIG refused): make sure AOF is on",
+}
+
+
+def _check_persistence(ok: list[str], warnings: dict[str, str]) -> None:
+    """Informational, never failing: a Redis without AOF still serves, but may lose factors."""
+    mode = services().totp.persistence()
+    if mode == "aof":
+        ok.append("persistence")
+    else:
+        warnings["persistence"] = _PERSISTENCE_WARNINGS[mode]

@@ -4,6 +4,7 @@ Request plumbing: request ids, the canonical log line, JSON bodies and API-key a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,7 +34,11 @@ def _begin_request() -> None:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     # Echo the caller's id only when it is safe to put in a header and a log line.
     g.request_id = sent if _SAFE_REQUEST_ID.match(sent) else secrets.token_hex(16)
-    current_request.set(RequestInfo(request_id=g.request_id, ip=request.remote_addr))
+    # The caller's own address is the end user's only behind trusted proxies (see end_user_ip).
+    proxied = services().settings.trusted_proxies > 0
+    current_request.set(
+        RequestInfo(request_id=g.request_id, ip=request.remote_addr if proxied else None)
+    )
 
 
 def _end_request(response: Response) -> Response:
@@ -109,6 +114,19 @@ def parse_body(model: type[_Model]) -> _Model:
                 for item in error.errors(include_url=False, include_input=False)
             ]
         ) from error
+
+
+def end_user_ip(given: object | None, trusted_proxies: int) -> str | None:
+    """
+    The end user's IP for per-IP limits: ``context.ip`` when the caller passed it, else the
+    request's address only when it comes through trusted proxies (else it is the caller's own).
+    """
+    if given is not None:
+        current_request.set(dataclasses.replace(current_request.get(), ip=str(given)))
+        return str(given)
+    if trusted_proxies:
+        return request.remote_addr
+    return None
 
 
 def authenticate(scope: Scope) -> Client:

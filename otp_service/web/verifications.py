@@ -13,7 +13,7 @@ from otp_service.destinations import parse_destination
 from otp_service.errors import VerificationNotFound
 from otp_service.models import Scope
 from otp_service.web import services
-from otp_service.web.requests import authenticate, parse_body
+from otp_service.web.requests import authenticate, end_user_ip, parse_body
 from otp_service.web.schemas import (
     CheckDestinationRequest,
     CheckResponse,
@@ -45,9 +45,15 @@ def start_verification() -> Response:
     """Start a verification, or resend the pending one for the same destination."""
     client = authenticate(Scope.START)
     body = parse_body(StartVerificationRequest)
-    destination = parse_destination(body.channel, body.to, services().settings.default_region)
+    settings = services().settings
+    destination = parse_destination(body.channel, body.to, settings.default_region)
     result = services().verifications.start(
-        client, destination.channel, destination.to, body.locale
+        client,
+        destination.channel,
+        destination.to,
+        body.locale,
+        country=destination.country,
+        ip=end_user_ip(body.context.ip if body.context else None, settings.trusted_proxies),
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()

@@ -1,0 +1,205 @@
+"""
+Abuse protection: rate limits on Redis (the ``limits`` library), SMS geo permissions, the SMS
+pumping guard, and the per-destination failure lockout (NIST SP 800-63B 5.2.2).
+
+Every limit fails closed: a storage error is ``StoreUnavailable`` (503), never "allow".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from typing import Final
+
+import limits
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from otp_service.errors import CountryNotAllowed, RateLimited, StoreUnavailable
+from otp_service.events import Event, EventKind, EventSink, FanOut
+from otp_service.models import Channel, Client
+
+logger = logging.getLogger("otp_service.abuse")
+CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
+
+
+@cache
+def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
+    """``"5/10minutes;10/day"`` as rate-limit items (raises ValueError when malformed)."""
+    return tuple(limits.parse_many(spec))
+
+
+def destination_digest(to: str) -> str:
+    """The SHA-256 of a destination: limits key on it, never on the destination itself."""
+    return hashlib.sha256(to.encode()).hexdigest()
+
+
+@contextmanager
+def _fail_closed() -> Iterator[None]:
+    try:
+        yield
+    except StorageError as error:
+        raise StoreUnavailable("the rate-limit store is unavailable") from error
+
+
+def limits_storage(redis_url: str, prefix: str, timeout_seconds: float) -> Storage:
+    """The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped."""
+    storage = storage_from_string(
+        redis_url,
+        key_prefix=f"{prefix}:rl",
+        wrap_exceptions=True,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+    )
+    if not isinstance(storage, Storage):
+        raise TypeError(f"{redis_url.split(':')[0]} is not a synchronous limits storage")
+    return storage
+
+
+class AbuseGuard:
+    """
+    The limits of DESIGN invariant 5 and issue 5, each one a moving window on Redis.
+
+    Args:
+        storage: a ``limits`` storage (see ``limits_storage``).
+        events: where ``limit.tripped`` events go.
+        sms_country_limit: the default per-country SMS cap (e.g. ``"200/hour"``).
+        sms_country_limits: per-country overrides of that cap (ISO code → spec).
+        max_consecutive_failures: failed checks in a row per destination before it is locked.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        events: EventSink | None = None,
+        *,
+        sms_country_limit: str = "200/hour",
+        sms_country_limits: Mapping[str, str] | None = None,
+        max_consecutive_failures: int = 100,
+    ) -> None:
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._events = events or FanOut()
+        self._sms_country_limit = sms_country_limit
+        self._sms_country_limits = dict(sms_country_limits or {})
+        self._max_consecutive_failures = max_consecutive_failures
+
+    def _hit(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
+        """Count one hit against every window of ``spec``; raise when any is exhausted."""
+        for item in parse_limits(spec):
+            with _fail_closed():
+                if self._limiter.hit(item, name, *identifiers):
+                    continue
+                reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
+            self._trip(client, name, reset_at)
+
+    def _trip(self, client: Client, name: str, reset_at: float) -> None:
+        retry_after = max(int(reset_at - time.time()) + 1, 1)
+        self._events.record(
+            Event(
+                EventKind.LIMIT_TRIPPED,
+                client.name,
+                detail={"limit": name, "retry_after": retry_after},
+            )
+        )
+        raise RateLimited(
+            retry_after, name, f"Too many requests ({name}); retry in {retry_after} s."
+        )
+
+    def admit_start(self, client: Client, ip: str | None) -> None:
+        """
+        Count a start against the client's and the end user's IP rate.
+
+        Raises:
+            RateLimited: a limit tripped. StoreUnavailable: Redis failed.
+        """
+        self._hit(client, "client_starts", client.policy.client_starts, client.name)
+        if ip:
+            self._hit(client, "ip_starts", client.policy.ip_starts, client.name, ip)
+
+    def admit_destination(self, client: Client, channel: Channel, country: str | None) -> None:
+        """
+        Refuse SMS to countries the policy does not allow (no quota is used).
+
+        Raises:
+            CountryNotAllowed: the number's country is not in the allowed list.
+        """
+        allowed = client.policy.sms_allowed_countries
+        if channel is Channel.SMS and allowed and (country or "") not in allowed:
+            raise CountryNotAllowed("SMS to this number's country is not allowed.")
+
+    def admit_send(self, client: Client, channel: Channel, to: str, country: str | None) -> None:
+        """
+        Count one message to ``to``: per destination, and per SMS country (the pumping guard).
+
+        Raises:
+            RateLimited: a limit tripped. StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to)
+        self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
+        if channel is Channel.SMS and country:
+            spec = self._sms_country_limits.get(country, self._sms_country_limit)
+            try:
+                self._hit(client, "sms_country_sends", spec, country)
+            except RateLimited:
+                logger.warning(
+                    "SMS pumping guard tripped", extra={"country": country, "client": client.name}
+                )
+                raise
+
+    def admit_checks(self, client: Client, to: str) -> int:
+        """
+        Refuse a new verification for a destination that failed too often; else the count of
+        consecutive failures so far (stored with the verification).
+
+        Raises:
+            RateLimited: the destination is locked out. StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to)
+        with _fail_closed():
+            consecutive = self._storage.get(f"consecutive_failures/{client.name}/{digest}")
+            if consecutive >= self._max_consecutive_failures:
+                reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
+                self._trip(client, "consecutive_failures", reset_at)
+            for item in parse_limits(client.policy.destination_failures):
+                if not self._limiter.test(item, "destination_failures", client.name, digest):
+                    stats = self._limiter.get_window_stats(
+                        item, "destination_failures", client.name, digest
+                    )
+                    self._trip(client, "destination_failures", stats.reset_time)
+        return consecutive
+
+    def record_failure(self, client: Client, to: str) -> bool:
+        """
+        Count a wrong code for ``to``; True when the destination is now locked out.
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to)
+        exhausted = False
+        with _fail_closed():
+            for item in parse_limits(client.policy.destination_failures):
+                hit = self._limiter.hit(item, "destination_failures", client.name, digest)
+                exhausted = (
+                    exhausted
+                    or not hit
+                    or self._limiter.get_window_stats(
+                        item, "destination_failures", client.name, digest
+                    ).remaining
+                    == 0
+                )
+            consecutive = self._storage.incr(
+                f"consecutive_failures/{client.name}/{digest}", CONSECUTIVE_FAILURES_TTL_SECONDS
+            )
+        return exhausted or consecutive >= self._max_consecutive_failures
+
+    def record_success(self, client: Client, to: str) -> None:
+        """A right code ends a run of failures for ``to``."""
+        with _fail_closed():
+            self._storage.clear(f"consecutive_failures/{client.name}/{destination_digest(to)}")

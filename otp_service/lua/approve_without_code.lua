@@ -1,0 +1,15 @@
+-- Approve a pending verification without a code: the client vouches for the person (the Twilio
+-- Verify face's Status=approved). Compare-and-set on the status, like approve.lua, so a
+-- verification is approved at most once (DESIGN invariant 2).
+-- KEYS[1] verification hash
+-- ARGV[1] client; ARGV[2] now (ms)
+-- Returns the hash as field, value, ... after the change, or an empty list when there is no
+-- pending, unexpired verification of this client with checks left: a locked one stays locked.
+local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'expires_ms', 'attempts',
+  'max_attempts')
+if h[1] ~= ARGV[1] or h[2] ~= 'pending' or tonumber(ARGV[2]) >= tonumber(h[3])
+    or tonumber(h[4]) >= tonumber(h[5]) then
+  return {}
+end
+redis.call('HSET', KEYS[1], 'status', 'approved', 'updated_ms', ARGV[2])
+return redis.call('HGETALL', KEYS[1])

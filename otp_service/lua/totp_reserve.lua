@@ -1,0 +1,44 @@
+-- Take one check from a factor's failure budget before its code is compared.
+-- KEYS[1] factor hash; KEYS[2] backup codes hash
+-- ARGV[1] client; ARGV[2] status required ('verified' for checks, 'unverified' to activate);
+-- ARGV[3] now (ms); ARGV[4] 'totp' | 'backup'; ARGV[5] digits of the TOTP code given;
+-- ARGV[6] failures per window; ARGV[7] lockout (ms); ARGV[8] hard limit of consecutive
+-- failures; ARGV[9] hard lockout (ms)
+-- Returns {'ok', key_id, secret, algorithm, digits, last_step, subject_digest, slot, hash, ...}
+--         | {'missing'} | {'locked', locked_until_ms} | {'malformed', digits}
+-- Every check counts as a failure here, atomically and before any comparison; an accepted code
+-- resets the count (totp_accept, totp_use_backup_code). So concurrent guesses never exceed the
+-- budget: each window of ARGV[6] failures ends in a lockout, and from ARGV[8] consecutive failures
+-- on, every failure ends in the long one (one try per long lockout until a success).
+local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'expires_ms', 'failures',
+  'locked_until_ms', 'digits', 'key_id', 'secret', 'algorithm', 'last_step', 'subject_digest')
+if h[1] ~= ARGV[1] or h[2] ~= ARGV[2] then
+  return {'missing'}
+end
+local now = tonumber(ARGV[3])
+if tonumber(h[3]) > 0 and now >= tonumber(h[3]) then
+  return {'missing'}
+end
+if now < tonumber(h[5]) then
+  return {'locked', h[5]}
+end
+if ARGV[4] == 'totp' and h[6] ~= ARGV[5] then
+  return {'malformed', h[6]}
+end
+local failures = tonumber(h[4]) + 1
+local locked_until = 0
+if failures >= tonumber(ARGV[8]) then
+  locked_until = now + tonumber(ARGV[9])
+elseif failures % tonumber(ARGV[6]) == 0 then
+  locked_until = now + tonumber(ARGV[7])
+end
+redis.call('HSET', KEYS[1], 'failures', failures, 'locked_until_ms', locked_until,
+  'updated_ms', now)
+local reply = {'ok', h[7], h[8], h[9], h[6], h[10], h[11]}
+if ARGV[4] == 'backup' then
+  local codes = redis.call('HGETALL', KEYS[2])
+  for i = 1, #codes do
+    reply[#reply + 1] = codes[i]
+  end
+end
+return reply

@@ -1,0 +1,60 @@
+"""
+Provider webhooks: Twilio's message status callback (DESIGN section 6).
+
+Twilio posts form-encoded statuses to the ``status_callback`` URL the SMS sender gave it; each
+request is signed with the account's auth token over the full public URL and the form. Nothing
+here trusts an unsigned request.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from flask import Blueprint, Response, g, request
+
+from otp_service.delivery.twilio_sms import STATUS_CALLBACK_PATH, signature_is_valid
+from otp_service.errors import InvalidSignature
+from otp_service.web import services
+
+blueprint = Blueprint("webhooks", __name__)
+
+#: The statuses worth keeping on a verification; others (accepted, sending, ...) are ignored.
+RECORDED_STATUSES: Final = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})
+_VERIFICATION_ID: Final = re.compile(r"^vf_[0-9a-f]{32}$")
+
+
+def _public_url() -> str:
+    # Twilio signs the URL it was given, so rebuild it from the configured public base, not from
+    # the Host header a proxy may have rewritten.
+    base = services().settings.public_base_url.rstrip("/")
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}?{query}" if query else f"{base}{request.path}"
+
+
+def _require_signature() -> None:
+    settings = services().settings
+    if not settings.public_base_url or not signature_is_valid(
+        settings.twilio_auth_token,
+        _public_url(),
+        request.form,
+        request.headers.get("X-Twilio-Signature", ""),
+    ):
+        raise InvalidSignature("The X-Twilio-Signature header is missing or not valid.")
+
+
+@blueprint.post(STATUS_CALLBACK_PATH)
+def twilio_status() -> Response:
+    """
+    Record the delivery status Twilio reports for a verification's SMS; 204 either way.
+
+    Raises:
+        InvalidSignature: the request is not signed by Twilio for this URL (403).
+    """
+    _require_signature()
+    verification_id = request.args.get("verification_id", "")
+    status = request.form.get("MessageStatus", "")
+    if _VERIFICATION_ID.match(verification_id) and status in RECORDED_STATUSES:
+        g.verification_id = verification_id
+        services().store.record_delivery(verification_id, status, services().verifications.now_ms())
+    return Response(status=204)

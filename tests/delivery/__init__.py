@@ -1,0 +1,1 @@
+"""Delivery adapters against real servers on the loopback."""

@@ -1,0 +1,371 @@
+"""
+Real delivery through the HTTP API: settings name Twilio and SMTP, the app builds the real senders,
+and they talk to servers on the loopback. Verifications complete, failures end in a problem and a
+``failed`` verification, and Twilio's status callback is recorded only when signed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from otp_service import create_app
+from otp_service.delivery.smtp_email import SmtpEmailSender
+from otp_service.models import Channel
+from otp_service.services import Services
+from otp_service.settings import Settings
+from otp_service.web import EXTENSION_KEY
+from tests.servers import LOOPBACK, free_port
+from tests.servers.silent import SilentServer
+from tests.servers.smtp import Mailbox, SmtpServer, plain_text
+from tests.servers.tls import Certificate
+from tests.servers.twilio_double import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    TwilioDouble,
+    sign_callback,
+)
+from tests.support import EMAIL, PHONE, FakeClock, auth, code_in
+
+PUBLIC_BASE_URL = "https://otp.example.com"
+CREDENTIALS = ("otp-service", "s3cret-password")
+MakeClient = Callable[..., FlaskClient]
+
+
+@pytest.fixture(name="delivery_settings")
+def _delivery_settings(
+    settings: Settings, twilio_double: TwilioDouble, smtp_server: SmtpServer
+) -> Settings:
+    """The test settings with OTP_SMS_PROVIDER=twilio and OTP_EMAIL_PROVIDER=smtp."""
+    return dataclasses.replace(
+        settings,
+        sms_provider="twilio",
+        email_provider="smtp",
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_from=FROM_NUMBER,
+        twilio_api_base=twilio_double.url,
+        smtp_host=LOOPBACK,
+        smtp_port=smtp_server.port,
+        smtp_tls="none",
+        email_from="Acme <no-reply@acme.test>",
+        delivery_timeout_seconds=2.0,
+        public_base_url=PUBLIC_BASE_URL,
+    )
+
+
+@pytest.fixture(name="make_client")
+def _make_client(
+    delivery_settings: Settings, clock: FakeClock, redis_client: redis.Redis
+) -> Iterator[MakeClient]:
+    """Build an app from the delivery settings (with overrides); its senders closed afterwards."""
+    made: list[Services] = []
+
+    def make(senders: dict[Channel, Any] | None = None, **overrides: Any) -> FlaskClient:
+        app = create_app(
+            dataclasses.replace(delivery_settings, **overrides), clock=clock, senders=senders
+        )
+        made.append(app.extensions[EXTENSION_KEY])
+        return app.test_client()
+
+    yield make
+    for services in made:
+        for sender in services.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                close()
+
+
+@pytest.fixture(name="web")
+def _web(make_client: MakeClient) -> FlaskClient:
+    """A client of the app with the delivery settings as they are."""
+    return make_client()
+
+
+def start(web: FlaskClient, to: str, channel: str) -> Any:
+    """POST /v1/verifications."""
+    return web.post("/v1/verifications", json={"to": to, "channel": channel}, headers=auth())
+
+
+def check(web: FlaskClient, verification_id: str, code: str) -> Any:
+    """POST /v1/verifications/{id}/check."""
+    return web.post(
+        f"/v1/verifications/{verification_id}/check", json={"code": code}, headers=auth()
+    )
+
+
+def status_of(web: FlaskClient, verification_id: str) -> dict[str, Any]:
+    """GET /v1/verifications/{id}, which must succeed."""
+    response = web.get(f"/v1/verifications/{verification_id}", headers=auth())
+    assert 200 == response.status_code, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def assert_failed(web: FlaskClient, response: Any, status: int, slug: str) -> dict[str, Any]:
+    """``response`` is the problem ``slug``, and the verification it names is ``failed``."""
+    problem: dict[str, Any] = response.get_json()
+    assert (status, f"/problems/{slug}") == (response.status_code, problem["type"])
+    assert "application/problem+json" == response.mimetype
+    assert "failed" == status_of(web, problem["verification_id"])["status"]
+    return problem
+
+
+class TestSms:
+    """An SMS verification through Twilio's API."""
+
+    def test_verification_completes(self, web: FlaskClient, twilio_double: TwilioDouble) -> None:
+        """Start, read the code from what Twilio received, check: approved."""
+        started = start(web, PHONE, "sms")
+        assert (201, "queued") == (started.status_code, started.get_json()["delivery_status"])
+        (request,) = twilio_double.messages_to(PHONE)
+        checked = check(web, started.get_json()["id"], code_in(request.field("Body") or ""))
+        assert (200, "approved") == (checked.status_code, checked.get_json()["status"])
+
+    def test_message_comes_from_the_configured_number(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """The account and the sending number are the configured ones."""
+        start(web, PHONE, "sms")
+        (request,) = twilio_double.messages_to(PHONE)
+        assert f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json" == request.path
+        assert FROM_NUMBER == request.field("From")
+
+    @pytest.mark.parametrize(
+        ("code", "http_status"),
+        [(21211, 400), (21610, 400), (21614, 400)],
+        ids=["invalid", "unsubscribed", "landline"],
+    )
+    def test_refused_destination_is_422(
+        self, web: FlaskClient, twilio_double: TwilioDouble, code: int, http_status: int
+    ) -> None:
+        """Twilio refuses the number: 422 invalid-destination, verification failed."""
+        twilio_double.fail_with(http_status, code, f"Twilio's own words about {PHONE}")
+        problem = assert_failed(web, start(web, PHONE, "sms"), 422, "invalid-destination")
+        assert PHONE not in problem["detail"]
+
+    @pytest.mark.parametrize(
+        ("http_status", "code", "retryable"),
+        [(503, 20503, True), (429, 20429, True), (401, 20003, False)],
+    )
+    def test_provider_refusal_is_502(
+        self,
+        web: FlaskClient,
+        twilio_double: TwilioDouble,
+        http_status: int,
+        code: int,
+        retryable: bool,
+    ) -> None:
+        """Twilio errors: 502 delivery-failed saying whether to retry, verification failed."""
+        twilio_double.fail_with(http_status, code)
+        response = start(web, PHONE, "sms")
+        problem = assert_failed(web, response, 502, "delivery-failed")
+        assert retryable == problem["retryable"]
+        assert retryable == ("Retry-After" in response.headers)
+
+    def test_unreachable_twilio_is_retryable_502(self, make_client: MakeClient) -> None:
+        """Nothing listens at the API base: 502, retryable."""
+        web = make_client(twilio_api_base=f"http://{LOOPBACK}:{free_port()}")
+        problem = assert_failed(web, start(web, PHONE, "sms"), 502, "delivery-failed")
+        assert problem["retryable"] is True
+
+    def test_silent_twilio_times_out_as_retryable_502(
+        self, make_client: MakeClient, silent_server: SilentServer
+    ) -> None:
+        """Twilio accepts the connection and never answers: 502 after the timeout, retryable."""
+        web = make_client(twilio_api_base=silent_server.url, delivery_timeout_seconds=0.5)
+        problem = assert_failed(web, start(web, PHONE, "sms"), 502, "delivery-failed")
+        assert problem["retryable"] is True
+
+
+def callback(twilio_double: TwilioDouble) -> tuple[str, str]:
+    """The status callback URL the (only) message asked for: full, and as path + query."""
+    (request,) = twilio_double.messages_to(PHONE)
+    url = request.field("StatusCallback") or ""
+    parts = urlsplit(url)
+    return url, f"{parts.path}?{parts.query}"
+
+
+def report(web: FlaskClient, path: str, params: dict[str, str], signature: str | None) -> Any:
+    """POST a status callback the way Twilio does (form-encoded, signed)."""
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    return web.post(path, data=params, headers=headers)
+
+
+class TestStatusCallback:
+    """POST /v1/webhooks/twilio/status records delivery statuses, signed requests only."""
+
+    PARAMS: ClassVar = {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": "SM" + "1" * 32,
+        "MessageStatus": "delivered",
+        "To": PHONE,
+    }
+
+    def test_signed_status_is_recorded(self, web: FlaskClient, twilio_double: TwilioDouble) -> None:
+        """A signed 'delivered' is answered 204 and shows in GET /v1/verifications/{id}."""
+        verification_id = start(web, PHONE, "sms").get_json()["id"]
+        url, path = callback(twilio_double)
+        response = report(web, path, self.PARAMS, sign_callback(AUTH_TOKEN, url, self.PARAMS))
+        assert 204 == response.status_code
+        assert "delivered" == status_of(web, verification_id)["delivery_status"]
+
+    @pytest.mark.parametrize(
+        "signature", [None, "", "bm90IGEgc2lnbmF0dXJl"], ids=["missing", "empty", "wrong"]
+    )
+    def test_unsigned_status_is_403(
+        self, web: FlaskClient, twilio_double: TwilioDouble, signature: str | None
+    ) -> None:
+        """No valid signature: 403 invalid-signature, and nothing is recorded."""
+        verification_id = start(web, PHONE, "sms").get_json()["id"]
+        _, path = callback(twilio_double)
+        response = report(web, path, self.PARAMS, signature)
+        assert (403, "/problems/invalid-signature") == (
+            response.status_code,
+            response.get_json()["type"],
+        )
+        assert "queued" == status_of(web, verification_id)["delivery_status"]
+
+    def test_signature_for_another_token_is_403(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """Signed, but not with our account's auth token: 403."""
+        start(web, PHONE, "sms")
+        url, path = callback(twilio_double)
+        response = report(web, path, self.PARAMS, sign_callback("other-token", url, self.PARAMS))
+        assert 403 == response.status_code
+
+    def test_without_public_base_url_every_callback_is_403(
+        self, make_client: MakeClient, twilio_double: TwilioDouble
+    ) -> None:
+        """Without OTP_PUBLIC_BASE_URL nothing can be verified, so nothing is accepted."""
+        web = make_client(public_base_url="")
+        path = "/v1/webhooks/twilio/status?verification_id=vf_" + "0" * 32
+        url = PUBLIC_BASE_URL + path
+        response = report(web, path, self.PARAMS, sign_callback(AUTH_TOKEN, url, self.PARAMS))
+        assert 403 == response.status_code
+
+    def test_other_statuses_are_ignored(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """Intermediate statuses (sending, accepted) are acknowledged and not recorded."""
+        verification_id = start(web, PHONE, "sms").get_json()["id"]
+        url, path = callback(twilio_double)
+        params = {**self.PARAMS, "MessageStatus": "sending"}
+        response = report(web, path, params, sign_callback(AUTH_TOKEN, url, params))
+        assert 204 == response.status_code
+        assert "queued" == status_of(web, verification_id)["delivery_status"]
+
+    def test_undelivered_is_recorded_without_changing_the_status(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """The carrier could not deliver: recorded; the code stays checkable until it expires."""
+        verification_id = start(web, PHONE, "sms").get_json()["id"]
+        url, path = callback(twilio_double)
+        params = {**self.PARAMS, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+        report(web, path, params, sign_callback(AUTH_TOKEN, url, params))
+        shown = status_of(web, verification_id)
+        assert ("pending", "undelivered") == (shown["status"], shown["delivery_status"])
+
+
+def received_code(mailbox: Mailbox) -> str:
+    """The code in the text part of the (only) email received."""
+    (message,) = mailbox.messages()
+    return code_in(plain_text(message))
+
+
+class TestEmail:
+    """An email verification through SMTP."""
+
+    def test_verification_completes(self, web: FlaskClient, mailbox: Mailbox) -> None:
+        """Start, read the code from what the SMTP server received, check: approved."""
+        started = start(web, EMAIL, "email")
+        assert (201, "sent") == (started.status_code, started.get_json()["delivery_status"])
+        checked = check(web, started.get_json()["id"], received_code(mailbox))
+        assert (200, "approved") == (checked.status_code, checked.get_json()["status"])
+
+    def test_verification_completes_over_starttls_with_login(
+        self, make_client: MakeClient, certificate: Certificate, mailbox: Mailbox
+    ) -> None:
+        """The same over STARTTLS with AUTH (the production setting)."""
+        with SmtpServer(
+            mailbox, tls="starttls", certificate=certificate, credentials=CREDENTIALS
+        ) as server:
+            sender = SmtpEmailSender(
+                host=LOOPBACK,
+                port=server.port,
+                email_from="no-reply@acme.test",
+                username=CREDENTIALS[0],
+                password=CREDENTIALS[1],
+                ssl_context=certificate.client_context(),
+            )
+            web = make_client(senders={Channel.EMAIL: sender})
+            started = start(web, EMAIL, "email")
+            checked = check(web, started.get_json()["id"], received_code(mailbox))
+        assert (200, "approved") == (checked.status_code, checked.get_json()["status"])
+
+    def test_refused_connection_is_retryable_502(self, make_client: MakeClient) -> None:
+        """Nothing listens on the SMTP port: 502, retryable."""
+        web = make_client(smtp_port=free_port())
+        problem = assert_failed(web, start(web, EMAIL, "email"), 502, "delivery-failed")
+        assert problem["retryable"] is True
+
+    def test_silent_server_times_out_as_retryable_502(
+        self, make_client: MakeClient, silent_server: SilentServer
+    ) -> None:
+        """The server never greets: 502 after the timeout, retryable."""
+        web = make_client(smtp_port=silent_server.port, delivery_timeout_seconds=0.5)
+        problem = assert_failed(web, start(web, EMAIL, "email"), 502, "delivery-failed")
+        assert problem["retryable"] is True
+
+    def test_wrong_password_is_502_for_good(
+        self, make_client: MakeClient, certificate: Certificate, mailbox: Mailbox
+    ) -> None:
+        """The server refuses our credentials: 502, not retryable."""
+        with SmtpServer(
+            mailbox, tls="starttls", certificate=certificate, credentials=CREDENTIALS
+        ) as server:
+            sender = SmtpEmailSender(
+                host=LOOPBACK,
+                port=server.port,
+                email_from="no-reply@acme.test",
+                username=CREDENTIALS[0],
+                password="wrong",
+                ssl_context=certificate.client_context(),
+            )
+            web = make_client(senders={Channel.EMAIL: sender})
+            problem = assert_failed(web, start(web, EMAIL, "email"), 502, "delivery-failed")
+        assert problem["retryable"] is False
+
+    @pytest.mark.parametrize(
+        ("reply", "retryable"),
+        [("554 5.6.0 Message rejected", False), ("451 4.3.0 Try again later", True)],
+    )
+    def test_refused_message_is_502(
+        self, web: FlaskClient, mailbox: Mailbox, reply: str, retryable: bool
+    ) -> None:
+        """A 5xx reply fails for good, a 4xx one may work later: 502 either way."""
+        mailbox.data_reply = reply
+        problem = assert_failed(web, start(web, EMAIL, "email"), 502, "delivery-failed")
+        assert retryable == problem["retryable"]
+
+    def test_unknown_mailbox_is_422(self, web: FlaskClient, mailbox: Mailbox) -> None:
+        """The server says there is no such mailbox: 422 invalid-destination."""
+        mailbox.rcpt_reply = "550 5.1.1 No such user here"
+        assert_failed(web, start(web, EMAIL, "email"), 422, "invalid-destination")
+
+    def test_failed_destination_can_start_again(self, web: FlaskClient, mailbox: Mailbox) -> None:
+        """A failed delivery leaves nothing behind: the next start is a new verification."""
+        mailbox.data_reply = "451 4.3.0 Try again later"
+        failed = start(web, EMAIL, "email").get_json()["verification_id"]
+        mailbox.data_reply = None
+        started = start(web, EMAIL, "email")
+        assert 201 == started.status_code
+        assert failed != started.get_json()["id"]
