@@ -88,6 +88,8 @@ def parse_destination(channel: Channel | None, raw: str, default_region: str = "
     Raises:
         InvalidRequest: ``raw`` is not a valid destination for the channel.
     """
+    # Pasted spaces around a destination are harmless; control characters are refused below.
+    raw = raw.strip(" ")
     if channel is None:
         channel = Channel.EMAIL if "@" in raw else Channel.SMS
     if channel is Channel.EMAIL:

@@ -18,7 +18,8 @@ _STANDARD_ATTRIBUTES: Final = frozenset(
 )
 _PHONE: Final = re.compile(r"\+\d{7,15}")
 _EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_DIGIT_RUN: Final = re.compile(r"(?<![\w.])\d{4,10}(?![\w.])")
+# Not after "+": that is the visible head of an already masked number (+1415*****00).
+_DIGIT_RUN: Final = re.compile(r"(?<![\w.+])\d{4,10}(?![\w.])")
 
 
 def redact(text: str) -> str:

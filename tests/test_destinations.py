@@ -148,7 +148,7 @@ class TestEmail:
             "alice@ex ample.com",
             "alice@localhost",
             '"alice smith"@example.com',
-            " alice@example.com",
+            "\talice@example.com",
         ],
     )
     def test_invalid_addresses_are_refused(self, raw: str) -> None:
@@ -190,3 +190,9 @@ class TestChannelGuess:
     def test_email_on_the_sms_channel_is_refused(self) -> None:
         """An address given for SMS is not a phone number."""
         assert "to" == refusal("alice@example.com", Channel.SMS).field
+
+
+def test_surrounding_whitespace_is_ignored() -> None:
+    """A number or address pasted with spaces around it is read as the same destination."""
+    assert "+14155550100" == parse_destination(None, " +14155550100 ").to
+    assert "alice@example.com" == parse_destination(None, " alice@example.com  ").to

@@ -33,7 +33,7 @@ DESTINATION_ERRORS: Final[Mapping[int, str]] = {
     21211: "The phone number is not valid.",
     21217: "The phone number is not valid.",
     21265: "The phone number cannot receive messages from this service.",
-    21407: "SMS to this country is not supported.",
+    21407: "The phone number cannot receive SMS.",
     21408: "SMS to this country is not enabled.",
     21421: "The phone number is not valid.",
     21610: "The recipient has unsubscribed from messages of this service.",

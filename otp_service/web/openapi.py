@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -177,9 +178,13 @@ def build_document(app: Flask) -> dict[str, Any]:
     routes = app_routes(app)
     operations = [op for op in collect_operations(app) if (op.method, op.path) in routes]
     refs, schemas = _schemas(operations)
+    # The operationId is the endpoint, and the method too when one endpoint serves several.
+    served = Counter(routes[op.method, op.path] for op in operations)
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        paths.setdefault(op.path, {})[op.method] = _operation(op, routes[op.method, op.path], refs)
+        endpoint = routes[op.method, op.path]
+        operation_id = endpoint if served[endpoint] == 1 else f"{endpoint}.{op.method}"
+        paths.setdefault(op.path, {})[op.method] = _operation(op, operation_id, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -221,8 +226,8 @@ def _schemas(operations: Iterable[Operation]) -> tuple[dict[Any, Any], dict[str,
     return dict(refs), dict(sorted(top.get("$defs", {}).items()))
 
 
-def _operation(op: Operation, endpoint: str, refs: Mapping[Any, Any]) -> dict[str, Any]:
-    document: dict[str, Any] = {"operationId": endpoint, "summary": op.summary}
+def _operation(op: Operation, operation_id: str, refs: Mapping[Any, Any]) -> dict[str, Any]:
+    document: dict[str, Any] = {"operationId": operation_id, "summary": op.summary}
     if op.description:
         document["description"] = op.description
     if op.tags:

@@ -274,6 +274,19 @@ class TestStatusCallback:
         shown = status_of(web, verification_id)
         assert ("pending", "undelivered") == (shown["status"], shown["delivery_status"])
 
+    def test_a_late_sent_does_not_hide_delivered(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """Callbacks arrive out of order: 'sent' after 'delivered' leaves 'delivered'."""
+        verification_id = start(web, PHONE, "sms").get_json()["id"]
+        url, path = callback(twilio_double)
+        for status in ("delivered", "sent"):
+            params = {**self.PARAMS, "MessageStatus": status}
+            assert (
+                204 == report(web, path, params, sign_callback(AUTH_TOKEN, url, params)).status_code
+            )
+        assert "delivered" == status_of(web, verification_id)["delivery_status"]
+
 
 def received_code(mailbox: Mailbox) -> str:
     """The code in the text part of the (only) email received."""
