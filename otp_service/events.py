@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from otp_service.models import Verification, mask_destination
+
 
 class EventKind(enum.StrEnum):
     """What happened."""
@@ -53,6 +55,27 @@ class Event:
     to: str | None = None
     outcome: str | None = None
     detail: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+def verification_event(
+    kind: EventKind,
+    client: str,
+    verification: Verification | None = None,
+    *,
+    verification_id: str | None = None,
+    outcome: str | None = None,
+    **detail: str | int | float | bool,
+) -> Event:
+    """An event about a verification (its destination masked), or about just its id."""
+    return Event(
+        kind=kind,
+        client=client,
+        verification_id=verification.id if verification else verification_id,
+        channel=verification.channel.value if verification else None,
+        to=mask_destination(verification.to) if verification else None,
+        outcome=outcome,
+        detail=detail,
+    )
 
 
 class EventSink(Protocol):

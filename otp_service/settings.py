@@ -10,20 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import pydantic
 from phonenumbers import SUPPORTED_REGIONS
 
 from otp_service.abuse import parse_limits
+from otp_service.clients import TwilioVerifyAccount, parse_clients, parse_twilio_verify_accounts
 from otp_service.codes import ARGON2_PROFILES
-from otp_service.models import Channel, Client, Policy, Scope
+from otp_service.models import Client, Policy, Scope
 
 _T = TypeVar("_T")
 SECRET_FIELDS: Final = frozenset(
@@ -50,73 +49,6 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid configuration: " + "; ".join(problems))
         self.problems = problems
-
-
-class _PolicyModel(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    code_length: int | None = pydantic.Field(None, ge=4, le=10)
-    code_ttl_seconds: int | None = pydantic.Field(None, ge=30, le=86_400)
-    max_attempts: int | None = pydantic.Field(None, ge=1, le=100)
-    max_sends: int | None = pydantic.Field(None, ge=1, le=100)
-    resend_cooldown_seconds: int | None = pydantic.Field(None, ge=0, le=3600)
-    channels: list[Channel] | None = None
-    brand_name: str | None = pydantic.Field(None, min_length=1, max_length=40)
-    webotp_domain: str | None = pydantic.Field(None, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
-    default_locale: str | None = pydantic.Field(None, pattern=r"^[a-z]{2}$")
-    destination_sends: str | None = None
-    client_starts: str | None = None
-    ip_starts: str | None = None
-    destination_failures: str | None = None
-    sms_allowed_countries: list[Annotated[str, pydantic.Field(pattern=r"^[A-Z]{2}$")]] | None = None
-
-    @pydantic.field_validator(
-        "destination_sends", "client_starts", "ip_starts", "destination_failures"
-    )
-    @classmethod
-    def _limit_spec(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_limits(value)
-        return value
-
-
-class _ClientModel(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    key_sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
-    scopes: list[Scope] = pydantic.Field(min_length=1)
-    policy: _PolicyModel = _PolicyModel()
-
-
-_CLIENTS: Final = pydantic.TypeAdapter(list[_ClientModel])
-_ServiceSid = Annotated[str, pydantic.StringConstraints(pattern=r"^VA[0-9a-fA-F]{32}$")]
-
-
-class _TwilioVerifyAccountModel(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
-
-    account_sid: str = pydantic.Field(pattern=r"^AC[0-9a-fA-F]{32}$")
-    auth_token_sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
-    services: dict[_ServiceSid, str] = pydantic.Field(min_length=1)
-
-
-_TWILIO_VERIFY_ACCOUNTS: Final = pydantic.TypeAdapter(list[_TwilioVerifyAccountModel])
-
-
-@dataclass(frozen=True, slots=True)
-class TwilioVerifyAccount:
-    """
-    Credentials of the Twilio Verify compatible API (``/v2``) and the Verify services they reach.
-
-    ``services`` maps each service SID (``VA`` + 32 hex) to the name of the client (of
-    ``OTP_API_KEYS``) whose policy, scopes and verifications it uses. Only the SHA-256 of the auth
-    token is kept.
-    """
-
-    account_sid: str
-    auth_token_sha256: str
-    services: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,20 +350,9 @@ class _Parser:
         value = self.raw("api_keys", secret=True)
         if value is None:
             return ()
-        try:
-            models = _CLIENTS.validate_python(json.loads(value))
-        except json.JSONDecodeError as error:
-            self.problems.append(f"OTP_API_KEYS is not JSON ({error.msg} at {error.pos})")
-            return ()
-        except pydantic.ValidationError as error:
-            for item in error.errors():
-                where = ".".join(str(part) for part in item["loc"])
-                self.problems.append(f"OTP_API_KEYS[{where}]: {item['msg']}")
-            return ()
-        names = [model.name for model in models]
-        if len(set(names)) != len(names):
-            self.problems.append("OTP_API_KEYS has two clients with the same name")
-        return tuple(_client(model, defaults) for model in models)
+        clients, problems = parse_clients(value, defaults)
+        self.problems.extend(problems)
+        return clients
 
     def _twilio_verify_accounts(
         self, clients: tuple[Client, ...]
@@ -439,43 +360,9 @@ class _Parser:
         value = self.raw("twilio_verify_accounts", secret=True)
         if value is None:
             return ()
-        try:
-            models = _TWILIO_VERIFY_ACCOUNTS.validate_python(json.loads(value))
-        except json.JSONDecodeError as error:
-            self.problems.append(
-                f"OTP_TWILIO_VERIFY_ACCOUNTS is not JSON ({error.msg} at {error.pos})"
-            )
-            return ()
-        except pydantic.ValidationError as error:
-            for item in error.errors():
-                where = ".".join(str(part) for part in item["loc"])
-                self.problems.append(f"OTP_TWILIO_VERIFY_ACCOUNTS[{where}]: {item['msg']}")
-            return ()
-        self._check_twilio_verify_accounts(models, {client.name for client in clients})
-        return tuple(
-            TwilioVerifyAccount(model.account_sid, model.auth_token_sha256, dict(model.services))
-            for model in models
-        )
-
-    def _check_twilio_verify_accounts(
-        self, models: list[_TwilioVerifyAccountModel], client_names: set[str]
-    ) -> None:
-        accounts: set[str] = set()
-        services: set[str] = set()
-        for index, model in enumerate(models):
-            where = f"OTP_TWILIO_VERIFY_ACCOUNTS[{index}]"
-            if model.account_sid in accounts:
-                self.problems.append(f"{where}: account {model.account_sid} is listed twice")
-            accounts.add(model.account_sid)
-            for service_sid, client_name in model.services.items():
-                if service_sid in services:
-                    self.problems.append(f"{where}: service {service_sid} is listed twice")
-                services.add(service_sid)
-                if client_name not in client_names:
-                    self.problems.append(
-                        f"{where}.services.{service_sid}: no client named {client_name!r} "
-                        "in OTP_API_KEYS"
-                    )
+        accounts, problems = parse_twilio_verify_accounts(value, {c.name for c in clients})
+        self.problems.extend(problems)
+        return accounts
 
     def _check_whole(self, s: Settings) -> None:
         if s.sms_provider == "twilio":
@@ -533,24 +420,6 @@ class _Parser:
             )
 
 
-def _client(model: _ClientModel, defaults: Policy) -> Client:
-    overrides = {
-        name: value
-        for name, value in model.policy.model_dump(exclude_none=True).items()
-        if name not in ("channels", "sms_allowed_countries")
-    }
-    if model.policy.channels is not None:
-        overrides["channels"] = frozenset(model.policy.channels)
-    if model.policy.sms_allowed_countries is not None:
-        overrides["sms_allowed_countries"] = frozenset(model.policy.sms_allowed_countries)
-    return Client(
-        name=model.name,
-        key_sha256=model.key_sha256,
-        scopes=frozenset(model.scopes),
-        policy=Policy(**{**_policy_values(defaults), **overrides}),
-    )
-
-
 def _base64_key(text: str) -> bytes | None:
     """A TOTP key from standard or URL-safe base64, or None when it is not one."""
     try:
@@ -558,7 +427,3 @@ def _base64_key(text: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return key if len(key) == TOTP_KEY_BYTES else None
-
-
-def _policy_values(policy: Policy) -> dict[str, Any]:
-    return {f.name: getattr(policy, f.name) for f in fields(policy)}

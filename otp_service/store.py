@@ -140,7 +140,10 @@ def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
         raise ValueError("redis+sentinel URLs end with /<service name>, and name no database")
     auth = {"username": nodes.username, "password": nodes.password}
     timeouts = {key: options[key] for key in ("socket_connect_timeout", "socket_timeout")}
-    sentinel = Sentinel(nodes.hosts, sentinel_kwargs={**auth, **timeouts})  # type: ignore[no-untyped-call]
+    # Asking the Sentinels is not retried (each one is tried in turn); redis-py's default would
+    # back off for seconds per Sentinel before the request could fail closed.
+    no_retry = Retry(NoBackoff(), 0)
+    sentinel = Sentinel(nodes.hosts, sentinel_kwargs={**auth, **timeouts, "retry": no_retry})  # type: ignore[no-untyped-call]
     master = sentinel.master_for(service, **auth, **options)  # type: ignore[no-untyped-call]
     return cast(redis.Redis, master)
 

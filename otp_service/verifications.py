@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import math
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from otp_service.abuse import AbuseGuard
 from otp_service.codes import CodeHasher, generate_code
 from otp_service.delivery import Sender
+from otp_service.dispatch import Dispatcher
 from otp_service.errors import (
     ChannelNotAllowed,
-    DeliveryFailed,
     FieldError,
-    InvalidDestination,
     InvalidRequest,
     MaxSendsReached,
     ResendTooSoon,
@@ -27,8 +25,8 @@ from otp_service.errors import (
     TooManyAttempts,
     VerificationNotFound,
 )
-from otp_service.events import Event, EventKind, EventSink, FanOut
-from otp_service.messages import render_message, resolve_locale
+from otp_service.events import EventKind, EventSink, FanOut, verification_event
+from otp_service.messages import resolve_locale
 from otp_service.models import (
     Channel,
     CheckResult,
@@ -36,7 +34,6 @@ from otp_service.models import (
     Clock,
     Status,
     Verification,
-    mask_destination,
 )
 from otp_service.store import RedisStore, Reservation
 
@@ -83,6 +80,7 @@ class VerificationService:
         self._clock = clock
         self._events = events or FanOut()
         self._guard = guard
+        self._dispatcher = Dispatcher(store, senders, clock, self._events)
 
     def _emit(
         self,
@@ -94,17 +92,10 @@ class VerificationService:
         outcome: str | None = None,
         **detail: str | int | float | bool,
     ) -> None:
-        self._events.record(
-            Event(
-                kind=kind,
-                client=client,
-                verification_id=verification.id if verification else verification_id,
-                channel=verification.channel.value if verification else None,
-                to=mask_destination(verification.to) if verification else None,
-                outcome=outcome,
-                detail=detail,
-            )
+        event = verification_event(
+            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
         )
+        self._events.record(event)
 
     # Start and resend ------------------------------------------------------------------------
 
@@ -200,7 +191,7 @@ class VerificationService:
         if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
             self._store.cancel(verification.id, client.name, now_ms)
             return None
-        return self._deliver(client, verification, code, code_hash, destination_key)
+        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
 
     def _resend(
         self,
@@ -236,52 +227,7 @@ class VerificationService:
         verification = outcome.verification
         if locale:
             verification = replace(verification, locale=resolve_locale(locale, policy))
-        return self._deliver(client, verification, code, code_hash, destination_key)
-
-    def _deliver(
-        self,
-        client: Client,
-        verification: Verification,
-        code: str,
-        code_hash: str,
-        destination_key: str,
-    ) -> Verification:
-        message = render_message(
-            channel=verification.channel,
-            to=verification.to,
-            code=code,
-            verification_id=verification.id,
-            policy=client.policy,
-            locale=verification.locale,
-        )
-        sender = self._senders[verification.channel]
-        started = time.perf_counter()
-        try:
-            receipt = sender.send(message)
-        except (DeliveryFailed, InvalidDestination) as error:
-            # Nothing half-written: the verification is failed and its index released.
-            error.verification_id = verification.id
-            now_ms = self._clock.now_ms()
-            self._store.mark_failed(verification.id, code_hash, now_ms)
-            self._store.release_destination(destination_key, verification.id)
-            self._emit(
-                EventKind.DELIVERY_FAILED,
-                client.name,
-                verification,
-                provider=sender.provider,
-                retryable=getattr(error, "retryable", False),
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            raise
-        self._emit(
-            EventKind.DELIVERED,
-            client.name,
-            verification,
-            provider=sender.provider,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        self._store.record_delivery(verification.id, receipt.status, self._clock.now_ms())
-        return replace(verification, delivery_status=receipt.status)
+        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
 
     # Check -----------------------------------------------------------------------------------
 

@@ -78,9 +78,9 @@ class TestSendLimits:
     def test_starts_per_end_user_ip(self, make_api: AppFactory) -> None:
         """With context.ip, one IP's starts are bounded; another IP is not affected."""
         api = make_api(Policy(ip_starts="2/1second"))
-        ip = {"context": {"ip": "203.0.113.7"}}
-        assert [201, 201] == [api.start(_phone(n), **ip).status_code for n in range(2)]
-        _limited(api.start(_phone(3), **ip), "ip_starts")
+        ip = {"ip": "203.0.113.7"}
+        assert [201, 201] == [api.start(_phone(n), context=ip).status_code for n in range(2)]
+        _limited(api.start(_phone(3), context=ip), "ip_starts")
         assert 201 == api.start(_phone(4), context={"ip": "203.0.113.8"}).status_code
 
     def test_ip_comes_from_trusted_proxy_headers(self, make_api: AppFactory) -> None:

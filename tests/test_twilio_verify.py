@@ -30,8 +30,9 @@ from twilio.rest import Client as TwilioClient
 from werkzeug.serving import make_server
 
 from otp_service import create_app, errors
+from otp_service.clients import TwilioVerifyAccount
 from otp_service.models import Channel, Policy
-from otp_service.settings import ConfigError, Settings, TwilioVerifyAccount
+from otp_service.settings import ConfigError, Settings
 from otp_service.web.problems import PROBLEMS
 from otp_service.web.twilio_verify_schemas import (
     TWILIO_ERRORS,

@@ -19,6 +19,7 @@ import pydantic
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from otp_service.clients import TwilioVerifyAccount
 from otp_service.destinations import parse_destination
 from otp_service.errors import (
     ChannelNotAllowed,
@@ -30,7 +31,6 @@ from otp_service.errors import (
     VerificationNotFound,
 )
 from otp_service.models import Channel, CheckResult, Client, Scope, Verification
-from otp_service.settings import TwilioVerifyAccount
 from otp_service.web import services
 from otp_service.web.requests import end_user_ip
 from otp_service.web.twilio_verify_schemas import (

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -165,7 +164,7 @@ class LocalSentinel:
             self.master.start()
             replica_of = ["--replicaof", "127.0.0.1", str(self.master.port)]
             self.replica = EmbeddedRedis(extra_args=replica_of).start()
-            wait_until(lambda: self._info(self.replica)["master_link_status"] == "up", 10, "sync")
+            wait_until(self._is_synced, 10, "the replica's first sync")
             for server in (self.replica, self.master):  # masterauth first: links stay up
                 with redis.Redis(port=server.port) as client:
                     client.config_set("masterauth", PASSWORD)
@@ -202,16 +201,10 @@ class LocalSentinel:
             port=self.port, password=PASSWORD, socket_timeout=1, decode_responses=True
         )
 
-    @staticmethod
-    def _info(server: EmbeddedRedis | None) -> dict[str, Any]:
-        assert server is not None
-        with redis.Redis(port=server.port, password=PASSWORD, socket_timeout=1) as client:
-            try:
-                return dict(client.info("replication"))
-            except redis.AuthenticationError:  # before the password is set
-                pass
-        with redis.Redis(port=server.port, socket_timeout=1) as client:
-            return dict(client.info("replication"))
+    def _is_synced(self) -> bool:
+        assert self.replica is not None
+        with redis.Redis(port=self.replica.port, socket_timeout=1) as client:
+            return bool(client.info("replication")["master_link_status"] == "up")
 
     def _knows_the_replica(self) -> bool:
         assert self.replica is not None
