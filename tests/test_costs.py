@@ -63,10 +63,20 @@ def test_a_check_is_one_argon2_operation(
 
 
 @pytest.mark.parametrize(
-    "case", ["unknown", "foreign", "locked", "malformed", "used", "resend-too-soon"]
+    ("case", "refusal"),
+    [
+        ("unknown", VerificationNotFound),
+        ("foreign", VerificationNotFound),
+        ("locked", TooManyAttempts),
+        ("malformed", InvalidRequest),
+        ("used", VerificationNotFound),
+        ("resend-too-soon", ResendTooSoon),
+    ],
 )
 def test_rejections_cost_no_argon2(
-    engine: tuple[VerificationService, CountingHasher, CapturingSender], case: str
+    engine: tuple[VerificationService, CountingHasher, CapturingSender],
+    case: str,
+    refusal: type[Exception],
 ) -> None:
     """Unknown, another client's, locked, malformed, used and too-soon requests hash nothing."""
     service, hasher, sender = engine
