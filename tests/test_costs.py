@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import redis
 
@@ -90,7 +92,7 @@ def test_rejections_cost_no_argon2(
         service.check(CLIENT, verification.id, code)
     before = hasher.operations
     other = Client("globex", "1" * 64, frozenset(Scope), Policy())
-    attempts = {
+    attempts: dict[str, Callable[[], object]] = {
         "unknown": lambda: service.check(CLIENT, "vf_" + "0" * 32, code),
         "foreign": lambda: service.check(other, verification.id, code),
         "locked": lambda: service.check(CLIENT, verification.id, code),
