@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from typing import Final
@@ -66,7 +67,8 @@ class AbuseGuard:
     The limits of DESIGN invariant 5 and issue 5, each one a moving window on Redis.
 
     Args:
-        storage: a ``limits`` storage (see ``limits_storage``).
+        storage: makes the ``limits`` storage (see ``limits_storage``), on first use: a Cluster
+            storage connects as it is made, and making the app does no I/O.
         events: where ``limit.tripped`` events go.
         sms_country_limit: the default per-country SMS cap (e.g. ``"200/hour"``).
         sms_country_limits: per-country overrides of that cap (ISO code → spec).
@@ -75,19 +77,39 @@ class AbuseGuard:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: Callable[[], Storage],
         events: EventSink | None = None,
         *,
         sms_country_limit: str = "200/hour",
         sms_country_limits: Mapping[str, str] | None = None,
         max_consecutive_failures: int = 100,
     ) -> None:
-        self._storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._make_storage = storage
+        self._made: tuple[Storage, MovingWindowRateLimiter] | None = None
+        self._lock = threading.Lock()
         self._events = events or FanOut()
         self._sms_country_limit = sms_country_limit
         self._sms_country_limits = dict(sms_country_limits or {})
         self._max_consecutive_failures = max_consecutive_failures
+
+    def _backend(self) -> tuple[Storage, MovingWindowRateLimiter]:
+        with self._lock:
+            if self._made is None:
+                try:
+                    storage = self._make_storage()
+                except Exception as error:
+                    # Whatever the topology's client raises while connecting: fail closed.
+                    raise StoreUnavailable("the rate-limit store is unavailable") from error
+                self._made = (storage, MovingWindowRateLimiter(storage))
+            return self._made
+
+    @property
+    def _storage(self) -> Storage:
+        return self._backend()[0]
+
+    @property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return self._backend()[1]
 
     def _hit(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
         """Count one hit against every window of ``spec``; raise when any is exhausted."""

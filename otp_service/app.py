@@ -20,9 +20,10 @@ from otp_service.events import FanOut
 from otp_service.metrics import Metrics
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
+from otp_service.redis_connection import connect
 from otp_service.services import Services
 from otp_service.settings import Settings
-from otp_service.store import RedisStore, connect
+from otp_service.store import RedisStore
 from otp_service.totp import TotpService
 from otp_service.totp_keys import TotpKeyring, new_key
 from otp_service.totp_store import TotpStore
@@ -55,7 +56,9 @@ def build_services(
     clock = clock or SystemClock()
     events = FanOut([_audit_trail(settings, store)])
     guard = AbuseGuard(
-        limits_storage(settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds),
+        lambda: limits_storage(
+            settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds
+        ),
         events,
         sms_country_limit=settings.sms_country_limit,
         sms_country_limits=dict(settings.sms_country_limits),

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -114,12 +113,18 @@ def _create_dev_app(environ: dict[str, str]) -> Flask | None:
 
 def run_serve(extra: Sequence[str]) -> int:
     """Replace this process with gunicorn running the app with the shipped configuration."""
-    gunicorn = shutil.which("gunicorn")
-    if gunicorn is None:
-        print("gunicorn is not installed", file=sys.stderr)
-        return 1
+    # The gunicorn of this interpreter, whether or not the venv's bin is on PATH.
     config = "python:otp_service.gunicorn_config"
-    os.execv(gunicorn, [gunicorn, "-c", config, *extra, "otp_service.app:create_app()"])  # noqa: S606
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        config,
+        *extra,
+        "otp_service.app:create_app()",
+    ]
+    os.execv(sys.executable, command)  # noqa: S606
 
 
 def run_check_config() -> int:
@@ -163,7 +168,7 @@ def run_rotate_totp() -> int:
         print("\n".join(["configuration is not valid:", *error.problems]), file=sys.stderr)
         return 1
     from otp_service.errors import StoreUnavailable
-    from otp_service.store import connect
+    from otp_service.redis_connection import connect
     from otp_service.totp_keys import TotpKeyring, reseal_all
     from otp_service.totp_store import TotpStore
 
@@ -198,7 +203,9 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     serve = commands.add_parser("serve", help="run with gunicorn and the shipped configuration")
-    serve.add_argument("gunicorn_args", nargs=argparse.REMAINDER)
+    serve.add_argument(
+        "gunicorn_args", nargs=argparse.REMAINDER, help="passed to gunicorn (--bind HOST:PORT ...)"
+    )
     commands.add_parser("check-config", help="validate the OTP_* environment")
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -217,11 +224,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``otp-service`` console script."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["serve"]:
+        # Everything after `serve` is gunicorn's (--bind, --workers, ...), in its order.
+        return run_serve(arguments[1:])
+    args = _parser().parse_args(arguments)
     if args.command == "dev":
         return run_dev(args.host, args.port)
-    if args.command == "serve":
-        return run_serve(args.gunicorn_args)
     if args.command == "check-config":
         return run_check_config()
     if args.keys_command == "rotate-totp":

@@ -13,21 +13,13 @@ from __future__ import annotations
 import os
 from typing import Final
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-    values,
-)
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, values
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from otp_service.events import Event, EventKind
 
 MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 # Seconds. Deliveries wait on Twilio or SMTP (up to the delivery timeout); requests mostly on
 # argon2 (a few ms) and Redis round trips.
 DELIVERY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -40,6 +32,8 @@ CHECK_OUTCOMES: Final = {
     "gone": "not_found",
 }
 UNKNOWN: Final = "unknown"
+#: Events that count nothing of their own: an approval is already a check with outcome approved.
+UNCOUNTED: Final = frozenset({EventKind.APPROVED})
 
 
 class Metrics:
@@ -79,7 +73,8 @@ class Metrics:
         )
         self.checks = Counter(
             "otp_checks",
-            "Checks of a code, by outcome: approved, wrong_code, stale_code, not_found, locked.",
+            "Checks of a code, by outcome: approved, wrong_code, stale_code, expired, not_found, "
+            "locked.",
             ["outcome"],
             registry=registry,
         )
@@ -143,6 +138,8 @@ class Metrics:
                 self.checks.labels("locked").inc()
             case EventKind.NOT_FOUND:
                 self.checks.labels("not_found").inc()
+            case EventKind.EXPIRED_ON_CHECK:
+                self.checks.labels("expired").inc()
             case EventKind.DELIVERED | EventKind.DELIVERY_FAILED:
                 self._delivery(event, channel)
             case EventKind.LIMIT_TRIPPED:
@@ -169,10 +166,14 @@ class Metrics:
         """Count one Redis failure."""
         self.redis_errors.inc()
 
-    def exposition(self) -> bytes:
-        """The samples in Prometheus text format: every worker's, in multiprocess mode."""
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """
+        The samples (every worker's, in multiprocess mode) and their content type: Prometheus
+        text, or OpenMetrics when the scraper's ``Accept`` asks for it.
+        """
+        encode, content_type = choose_encoder(accept)
         if not self.is_multiprocess:
-            return generate_latest(self.registry)
+            return encode(self.registry), content_type
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.environ[MULTIPROCESS_DIR_VARIABLE])  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return encode(merged), content_type

@@ -1,5 +1,5 @@
 """
-RedisStore: the key schema and the Lua scripts (the only module that imports ``redis``).
+RedisStore: the key schema and the Lua scripts of verifications.
 
 Every read-modify-write of a verification is one script from ``otp_service/lua`` (practice 20);
 every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN invariant 6).
@@ -7,24 +7,16 @@ every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN inv
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final, cast
-from urllib.parse import unquote, urlsplit
 
 import redis
-from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import RedisClusterException
-from redis.retry import Retry
-from redis.sentinel import Sentinel
 
 from otp_service.errors import StoreUnavailable
 from otp_service.models import Channel, Status, Verification
@@ -64,149 +56,6 @@ _INT_FIELDS: Final = (
     "updated_ms",
     "dest_failures",
 )
-
-
-def connect(url: str, timeout_seconds: float) -> redis.Redis:
-    """
-    A Redis client for ``url`` with explicit timeouts and no silent retries beyond one reconnect.
-
-    The URL chooses the topology, with no code change (DESIGN section 8), in the forms the
-    ``limits`` library (the rate limits) reads too, so one ``OTP_REDIS_URL`` serves both:
-
-    - ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix://``: one server.
-    - ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service``: the master the
-      Sentinels name for ``service``, followed across failovers. The password is the master's
-      and the Sentinels'.
-    - ``redis+cluster://[[user]:password@]host:port[,host:port...]``: a Redis Cluster, discovered
-      from any node listed.
-
-    Sentinel and Cluster use database 0 (tell deployments apart by ``OTP_REDIS_PREFIX``). Making
-    the client does no I/O, whatever the topology.
-
-    Raises:
-        ValueError: a Sentinel or Cluster URL that is not of these forms.
-    """
-    options: dict[str, Any] = {
-        "decode_responses": True,
-        "socket_connect_timeout": timeout_seconds,
-        "socket_timeout": timeout_seconds,
-        # One retry on a dropped connection (a restarted Redis, or a failover, leaves stale
-        # sockets in the pool); timeouts are not retried, so a slow Redis answers 503 within the
-        # socket timeout.
-        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        "health_check_interval": 30,
-    }
-    scheme = url.partition("://")[0].lower()
-    if scheme == "redis+sentinel":
-        return _sentinel_master(url, options)
-    if scheme == "redis+cluster":
-        return _cluster(url, options)
-    return redis.Redis.from_url(url, **options)
-
-
-@dataclass(frozen=True, slots=True)
-class _Nodes:
-    """What a multi-host URL says: credentials, ``(host, port)`` pairs and the path."""
-
-    username: str | None
-    password: str | None
-    hosts: list[tuple[str, int]]
-    path: str
-
-
-def _parse_nodes(url: str) -> _Nodes:
-    parts = urlsplit(url)
-    if parts.query or parts.fragment:
-        raise ValueError(f"{parts.scheme} URLs take no query or fragment")
-    credentials, _, locations = parts.netloc.rpartition("@")
-    username, _, password = credentials.partition(":")
-    hosts: list[tuple[str, int]] = []
-    for location in locations.split(","):
-        node = urlsplit(f"//{location.strip()}")
-        try:
-            port = node.port
-        except ValueError:
-            port = None
-        if not node.hostname or port is None:
-            raise ValueError(f"{parts.scheme} URLs list host:port pairs (got {location!r})")
-        hosts.append((node.hostname, port))
-    return _Nodes(unquote(username) or None, unquote(password) or None, hosts, parts.path)
-
-
-def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
-    nodes = _parse_nodes(url)
-    service = nodes.path.strip("/")
-    if not service or "/" in service:
-        raise ValueError("redis+sentinel URLs end with /<service name>, and name no database")
-    auth = {"username": nodes.username, "password": nodes.password}
-    timeouts = {key: options[key] for key in ("socket_connect_timeout", "socket_timeout")}
-    # Asking the Sentinels is not retried (each one is tried in turn); redis-py's default would
-    # back off for seconds per Sentinel before the request could fail closed.
-    no_retry = Retry(NoBackoff(), 0)
-    sentinel = Sentinel(nodes.hosts, sentinel_kwargs={**auth, **timeouts, "retry": no_retry})  # type: ignore[no-untyped-call]
-    master = sentinel.master_for(service, **auth, **options)  # type: ignore[no-untyped-call]
-    return cast(redis.Redis, master)
-
-
-def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
-    nodes = _parse_nodes(url)
-    if nodes.path.strip("/"):
-        raise ValueError("redis+cluster URLs take no path: a Redis Cluster has only database 0")
-    node_options = {key: value for key, value in options.items() if key != "retry"}
-
-    def build() -> RedisCluster:
-        return RedisCluster(
-            startup_nodes=[ClusterNode(host, port) for host, port in nodes.hosts],  # type: ignore[no-untyped-call]
-            retry=options["retry"],
-            username=nodes.username,
-            password=nodes.password,
-            **node_options,
-        )
-
-    # RedisStore is typed for redis.Redis; a RedisCluster serves every command it sends (each
-    # script touches one slot; the dev outbox is one key).
-    return cast(redis.Redis, _LazyCluster(build))
-
-
-class _LazyCluster:
-    """
-    A ``RedisCluster`` made on first use: its constructor already talks to the cluster, and
-    making the app does no I/O (it starts while the cluster is down, answering 503 until it is
-    up). Cluster errors that are not ``RedisError`` become ``redis.ConnectionError``, so
-    ``_guard`` fails them closed like any other.
-    """
-
-    def __init__(self, build: Callable[[], RedisCluster]) -> None:
-        self._build = build
-        self._client: RedisCluster | None = None
-        self._lock = threading.Lock()
-
-    def register_script(self, script: str) -> Script:
-        """A script bound to this client; given as bytes, its SHA needs no encoder (no I/O)."""
-        return Script(cast(redis.Redis, self), script.encode())
-
-    def _cluster(self) -> RedisCluster:
-        with self._lock:
-            if self._client is None:
-                try:
-                    self._client = self._build()
-                except RedisClusterException as error:
-                    raise redis.ConnectionError(f"Redis Cluster unreachable: {error}") from error
-            return self._client
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._cluster(), name)
-        if not callable(attribute):
-            return attribute
-
-        @functools.wraps(attribute)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attribute(*args, **kwargs)
-            except RedisClusterException as error:
-                raise redis.ConnectionError(str(error)) from error
-
-        return call
 
 
 @dataclass(frozen=True, slots=True)

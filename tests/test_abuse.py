@@ -178,6 +178,20 @@ class TestFailClosed:
         assert [] == sender.sent
 
 
+    def test_app_with_an_unreachable_cluster_starts_and_answers_503(
+        self, settings: Settings
+    ) -> None:
+        """Making the app does no I/O, even for a Cluster URL: it starts and fails closed."""
+        down = dataclasses.replace(
+            settings, redis_url="redis+cluster://127.0.0.1:1", redis_timeout_seconds=0.3
+        )
+        app = create_app(down, senders={Channel.SMS: CapturingSender()})
+        response = app.test_client().post(
+            "/v1/verifications", json={"to": PHONE, "channel": "sms"}, headers=auth()
+        )
+        assert 503 == response.status_code
+
+
 class TestAuditTrail:
     def test_a_full_flow_is_audited_without_secrets(
         self, make_api: AppFactory, redis_client: redis.Redis, prefix: str

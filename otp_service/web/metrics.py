@@ -10,7 +10,7 @@ from typing import Final, cast
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 from otp_service import errors
-from otp_service.metrics import CONTENT_TYPE, Metrics
+from otp_service.metrics import Metrics
 from otp_service.web.openapi import Operation, text
 from otp_service.web.problems import handle_otp_error
 
@@ -41,8 +41,9 @@ def _metrics() -> Metrics:
 
 @blueprint.get("/metrics")
 def metrics_page() -> Response:
-    """Every metric in Prometheus text format."""
-    return Response(_metrics().exposition(), content_type=CONTENT_TYPE)
+    """Every metric, in Prometheus text format (or OpenMetrics, when asked for)."""
+    body, content_type = _metrics().exposition(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type)
 
 
 def count_store_error() -> None:

@@ -142,13 +142,17 @@ _VERIFICATIONS: Final = (
         CheckDestinationRequest,
         "No pending verification for this destination",
     ),
-    _by_id("get", "/v1/verifications/{verification_id}", "Read a verification", "It."),
+    _by_id(
+        "get", "/v1/verifications/{verification_id}", "Read a verification", "The verification."
+    ),
     _by_id(
         "post",
         "/v1/verifications/{verification_id}/cancel",
         "Cancel a pending verification",
         "Canceled: its code stops working at once.",
     ),
+)
+_DEV_PAGES: Final = (
     _page("/try", "Try a login in a browser", "text/html", _DEV_ONLY, "development"),
     _page("/dev/outbox", "The dev outbox", "text/html", _DEV_ONLY, "development"),
     _page("/dev/outbox.json", "The dev outbox as JSON", "json", _DEV_ONLY, "development"),
@@ -323,11 +327,11 @@ _V2: Final = (
             "Any other /v2 resource",
             {404: _twilio_error("Twilio's 20404, in Twilio's shape.")},
             tags=("twilio-verify",),
-            security=("twilioAccount",),
+            security=(),
             path_parameters=_V2_PATH,
         )
         for method in ("get", "post", "put", "patch", "delete")
     ),
 )
 
-OPERATIONS: Final = (*_VERIFICATIONS, *_TOTP, _WEBHOOK, *_V2)
+OPERATIONS: Final = (*_VERIFICATIONS, *_TOTP, _WEBHOOK, *_V2, *_DEV_PAGES)

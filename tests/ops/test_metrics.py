@@ -5,6 +5,7 @@ failures, and ``GET /metrics`` in Prometheus text format.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 import pytest
@@ -12,10 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from otp_service import create_app
 from otp_service.events import Event, EventKind
-from otp_service.metrics import Metrics
+from otp_service.metrics import UNCOUNTED, Metrics
+from otp_service.models import Channel, Policy
+from otp_service.settings import Settings
 from otp_service.web.metrics import EXTENSION_KEY, UNMATCHED_ROUTE
-from tests.support import Api, auth
+from tests.conftest import make_clients
+from tests.support import Api, CapturingSender, FakeClock, auth
 
 
 def metrics_of(app: Flask) -> Metrics:
@@ -26,6 +31,17 @@ def metrics_of(app: Flask) -> Metrics:
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
     """One sample's value; 0 when it was never set."""
     return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the app's own metrics (``otp_*``), by name and labels."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in metrics.registry.collect()
+        if family.name.startswith("otp_")
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
 
 
 class TestEventSink:
@@ -47,6 +63,7 @@ class TestEventSink:
             (Event(EventKind.CHECKED, "acme", outcome="gone"), "not_found"),
             (Event(EventKind.LOCKED, "acme"), "locked"),
             (Event(EventKind.NOT_FOUND, "acme"), "not_found"),
+            (Event(EventKind.EXPIRED_ON_CHECK, "acme"), "expired"),
         ],
     )
     def test_a_check_counts_by_outcome(self, event: Event, outcome: str) -> None:
@@ -58,7 +75,7 @@ class TestEventSink:
     def test_a_delivery_counts_with_its_latency(self) -> None:
         """A delivery counts by channel, provider and outcome, and observes its latency."""
         metrics = Metrics()
-        detail = {"provider": "twilio", "latency_ms": 250.0}
+        detail: dict[str, str | float] = {"provider": "twilio", "latency_ms": 250.0}
         metrics.record(Event(EventKind.DELIVERED, "acme", channel="sms", detail=detail))
         labels = {"channel": "sms", "provider": "twilio", "outcome": "sent"}
         assert 1.0 == sample(metrics, "otp_deliveries_total", **labels)
@@ -68,7 +85,7 @@ class TestEventSink:
     def test_a_failed_delivery_counts_as_failed(self) -> None:
         """A delivery the provider refused counts under ``failed``."""
         metrics = Metrics()
-        detail = {"provider": "smtp", "latency_ms": 12.0, "retryable": True}
+        detail: dict[str, str | float | bool] = {"provider": "smtp", "latency_ms": 12.0}
         metrics.record(Event(EventKind.DELIVERY_FAILED, "acme", channel="email", detail=detail))
         labels = {"channel": "email", "provider": "smtp", "outcome": "failed"}
         assert 1.0 == sample(metrics, "otp_deliveries_total", **labels)
@@ -78,6 +95,15 @@ class TestEventSink:
         metrics = Metrics()
         metrics.record(Event(EventKind.LIMIT_TRIPPED, "acme", detail={"limit": "destination"}))
         assert 1.0 == sample(metrics, "otp_limits_tripped_total", limit="destination")
+
+    @pytest.mark.parametrize("kind", sorted(set(EventKind) - UNCOUNTED))
+    def test_every_kind_of_event_is_counted(self, kind: EventKind) -> None:
+        """No event kind goes uncounted by mistake (a new kind fails here until it is)."""
+        metrics = Metrics()
+        before = samples(metrics)
+        detail: dict[str, str | float] = {"provider": "p", "latency_ms": 1.0, "limit": "l"}
+        metrics.record(Event(kind, "acme", "vf_1", channel="sms", outcome="x", detail=detail))
+        assert before != samples(metrics)
 
     def test_apps_in_one_process_count_apart(self) -> None:
         """Two Metrics never share samples (each has its own registry)."""
@@ -121,6 +147,26 @@ class TestHttpMetrics:
         assert 1.0 == sample(metrics, "otp_checks_total", outcome="wrong_code")
         assert 1.0 == sample(metrics, "otp_checks_total", outcome="approved")
 
+    def test_a_tripped_rate_limit_is_counted(
+        self, settings: Settings, clock: FakeClock, sender: CapturingSender
+    ) -> None:
+        """A start refused by a rate limit counts under the limit's name."""
+        strict = replace(settings, api_keys=make_clients(Policy(destination_sends="1/hour")))
+        app = create_app(strict, clock=clock, senders={Channel.SMS: sender})
+        api = Api(app.test_client(), sender)
+        api.started()
+        clock.advance(31)
+        assert 429 == api.start().status_code
+        limits = metrics_of(app).registry.collect()
+        tripped = [
+            (s.labels["limit"], s.value)
+            for family in limits
+            if family.name == "otp_limits_tripped"
+            for s in family.samples
+            if s.name.endswith("_total")
+        ]
+        assert [("destination_sends", 1.0)] == tripped
+
     def test_a_redis_failure_is_counted(self, down_app: Flask, down_http: FlaskClient) -> None:
         """A request that fails closed on Redis counts one Redis error."""
         response = down_http.get("/v1/verifications/vf_" + "0" * 32, headers=auth())
@@ -139,12 +185,19 @@ class TestMetricsEndpoint:
     """``GET /metrics`` serves the samples in Prometheus text format."""
 
     def test_it_is_prometheus_text(self, http: FlaskClient) -> None:
-        """The content type is Prometheus text, and the body parses as such."""
+        """Without an Accept header: Prometheus text 0.0.4 (any Prometheus reads it), parseable."""
         response = http.get("/metrics")
         assert 200 == response.status_code
-        assert response.content_type.startswith("text/plain; version=")
+        assert "text/plain; version=0.0.4; charset=utf-8" == response.content_type
         names = {family.name for family in text_string_to_metric_families(response.text)}
         assert {"otp_http_requests", "otp_checks", "otp_redis_errors"} <= names
+
+    def test_it_speaks_openmetrics_when_asked(self, http: FlaskClient) -> None:
+        """A scraper that accepts OpenMetrics gets it."""
+        accept = "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        response = http.get("/metrics", headers={"Accept": accept})
+        assert response.content_type.startswith("application/openmetrics-text; version=1.0.0")
+        assert response.text.endswith("# EOF\n")
 
     def test_it_shows_what_happened(self, api: Api, http: FlaskClient) -> None:
         """A verification started through the API appears in the scrape."""

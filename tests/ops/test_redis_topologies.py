@@ -21,8 +21,9 @@ from otp_service import create_app
 from otp_service.embedded_redis import free_port
 from otp_service.errors import StoreUnavailable
 from otp_service.models import Channel
+from otp_service.redis_connection import connect
 from otp_service.settings import Settings
-from otp_service.store import RedisStore, connect
+from otp_service.store import RedisStore
 from tests.ops.topologies import LocalCluster, LocalSentinel
 from tests.support import Api, CapturingSender, FakeClock, auth
 
@@ -144,6 +145,18 @@ class TestCluster:
         assert {"id": verification_id, "status": "approved"} == {
             key: response.get_json()[key] for key in ("id", "status")
         }
+
+    def test_the_dev_outbox_works_on_the_cluster(
+        self, cluster: LocalCluster, settings: Settings, clock: FakeClock
+    ) -> None:
+        """The dev sender's outbox (one list key, written in a pipeline) works on a cluster."""
+        app = create_app(replace(settings, redis_url=cluster.url), clock=clock)
+        to = phone()
+        app.test_client().post(
+            "/v1/verifications", json={"to": to, "channel": "sms"}, headers=auth()
+        )
+        messages = app.test_client().get("/dev/outbox.json").get_json()["messages"]
+        assert [to] == [message["to"] for message in messages]
 
     def test_verifications_spread_over_the_masters(
         self, cluster: LocalCluster, cluster_api: Api, settings: Settings

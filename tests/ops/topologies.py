@@ -5,6 +5,7 @@ a 3-master Redis Cluster, and a master, a replica and a Sentinel.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import shutil
 import socket
@@ -45,7 +46,7 @@ def wait_until(condition: Callable[[], bool], timeout_seconds: float, what: str)
         try:
             if condition():
                 return
-        except redis.RedisError:
+        except (redis.RedisError, OSError):  # not up yet (requests' errors are OSErrors too)
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{what}: not within {timeout_seconds} s")
@@ -109,7 +110,7 @@ class LocalCluster:
                 timeout=30,
             )
             for node in self.nodes:
-                wait_until(lambda node=node: self._is_ok(node.port), 20, "cluster_state:ok")
+                wait_until(functools.partial(self._is_ok, node.port), 20, "cluster_state:ok")
         except BaseException:
             self.stop()
             raise
@@ -233,8 +234,18 @@ class LocalSentinel:
         with redis.Redis(port=self.master.port, password=PASSWORD) as master:
             master.execute_command("WAIT", 1, 2000)  # everything written is on the replica
         self.master.stop()
-        replica_port = self.replica.port
-        wait_until(lambda: self.master_port() == replica_port, timeout_seconds, "failover")
+        wait_until(self._replica_is_the_healthy_master, timeout_seconds, "failover")
+
+    def _replica_is_the_healthy_master(self) -> bool:
+        # What clients ask (SENTINEL MASTERS): the replica's address, a master, not down.
+        assert self.replica is not None
+        with self._sentinel() as sentinel:
+            state = sentinel.sentinel_master(SERVICE)
+        return bool(
+            state["port"] == self.replica.port
+            and state["is_master"]
+            and not (state["is_sdown"] or state["is_odown"] or state["is_disconnected"])
+        )
 
     def stop(self) -> None:
         """Stop the Sentinel and both servers."""
