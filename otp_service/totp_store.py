@@ -11,13 +11,11 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final, cast
 
 import redis
-from redis.commands.core import Script
 
-from otp_service.store import _guard, _pairs
+from otp_service.store import guard, hash_fields, register_scripts
 from otp_service.totp_keys import SealedSecret
 from otp_service.totp_models import Algorithm, Factor, FactorStatus
 
@@ -89,14 +87,6 @@ def subject_digest(subject: str) -> str:
     return hashlib.sha256(subject.encode()).hexdigest()
 
 
-def _load_scripts(client: redis.Redis) -> dict[str, Script]:
-    lua = resources.files("otp_service") / "lua"
-    return {
-        name: client.register_script((lua / f"{name}.lua").read_text(encoding="utf-8"))
-        for name in SCRIPT_NAMES
-    }
-
-
 def parse_factor(factor_id: str, fields: Mapping[str, str]) -> Factor:
     """Build a ``Factor`` from the fields of its hash."""
     return Factor(
@@ -125,7 +115,7 @@ class TotpStore:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._scripts = _load_scripts(client)
+        self._scripts = register_scripts(client, SCRIPT_NAMES)
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -142,14 +132,14 @@ class TotpStore:
         return SUBJECT_KEY.format(prefix=self.prefix, client=client, digest=digest)
 
     def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with _guard():
+        with guard():
             return self._scripts[name](keys=keys, args=args)
 
     # Subject index ---------------------------------------------------------------------------
 
     def subject_entry(self, key: str) -> SubjectEntry | None:
         """What the subject index points at (a pointer: the factor hash decides)."""
-        with _guard():
+        with guard():
             value = cast(str | None, self.client.get(key))
         if value is None:
             return None
@@ -194,7 +184,7 @@ class TotpStore:
 
     def load(self, factor_id: str) -> Factor | None:
         """The factor with this id, or None when it is gone."""
-        with _guard():
+        with guard():
             fields = cast(dict[str, str], self.client.hgetall(self.factor_key(factor_id)))
         return parse_factor(factor_id, fields) if fields else None
 
@@ -228,7 +218,7 @@ class TotpStore:
             digits=int(reply[4]),
             last_step=int(reply[5]),
             subject_digest=reply[6],
-            backup_hashes=_pairs(reply[7:]) if kind == "backup" else None,
+            backup_hashes=hash_fields(reply[7:]) if kind == "backup" else None,
         )
 
     def accept(
@@ -273,13 +263,13 @@ class TotpStore:
         """The id of every stored factor (SCAN: no blocking, may see a factor twice)."""
         escaped = _GLOB_SPECIAL.sub(r"\\\1", self.prefix)
         pattern = FACTOR_KEY.format(prefix=escaped, id="*")
-        with _guard():
+        with guard():
             for key in self.client.scan_iter(match=pattern, count=500):
                 yield cast(str, key).rpartition("{")[2].rstrip("}")
 
     def sealed_secret(self, factor_id: str) -> SealedSecret | None:
         """The encrypted secret of a factor, or None when it is gone."""
-        with _guard():
+        with guard():
             fields = cast(
                 list[str | None],
                 self.client.hmget(self.factor_key(factor_id), ["key_id", "secret"]),
@@ -304,7 +294,7 @@ class TotpStore:
         Raises:
             StoreUnavailable: Redis does not answer.
         """
-        with _guard():
+        with guard():
             try:
                 info = cast(dict[str, Any], self.client.info("persistence"))
                 if str(info.get("aof_enabled")) == "1":

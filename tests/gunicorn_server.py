@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from otp_service.embedded_redis import free_port
+from otp_service.embedded_redis import free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,12 +45,7 @@ def running_gunicorn(
         _wait_until_live(base, process)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_seconds=15)
         if process.stderr is not None:
             process.stderr.close()
 

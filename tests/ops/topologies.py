@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from otp_service.embedded_redis import EmbeddedRedis, find_redis_server, free_port
+from otp_service.embedded_redis import EmbeddedRedis, find_redis_server, free_port, stop_process
 
 SERVICE = "otp-master"
 PASSWORD = "topology-secret"
@@ -249,13 +249,8 @@ class LocalSentinel:
 
     def stop(self) -> None:
         """Stop the Sentinel and both servers."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            stop_process(self._process)
         self._process = None
         if self._dir is not None:
             self._dir.cleanup()
