@@ -177,7 +177,6 @@ class TestFailClosed:
         assert response.headers["Retry-After"]
         assert [] == sender.sent
 
-
     def test_app_with_an_unreachable_cluster_starts_and_answers_503(
         self, settings: Settings
     ) -> None:
