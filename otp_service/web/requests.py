@@ -80,7 +80,12 @@ def _read_body() -> bytes:
     chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
     if request.content_length is not None or not chunked:
         return request.get_data(cache=True)
-    data: bytes = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    try:
+        data: bytes = request.environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    except Exception as error:
+        # The server's de-chunking raises its own parse errors (gunicorn's InvalidChunkSize,
+        # NoMoreData, ...), which web/ cannot name without importing the server: the body is bad.
+        raise MalformedBody("The chunked body is malformed.") from error
     if len(data) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
     return data

@@ -30,7 +30,7 @@ FACTOR_ID: Final = re.compile(r"^tf_[0-9a-f]{32}$")
 
 def _factor_id(raw: str) -> str:
     # A malformed id can name nothing: answer 404 without asking Redis.
-    if not FACTOR_ID.match(raw):
+    if not FACTOR_ID.fullmatch(raw):
         raise FactorNotFound("No factor has this id.")
     return raw
 

@@ -17,7 +17,9 @@ from typing import Final, TypeVar
 
 import pydantic
 from flask import Blueprint, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from otp_service.clients import TwilioVerifyAccount
 from otp_service.destinations import parse_destination
@@ -50,6 +52,20 @@ from otp_service.web.twilio_verify_schemas import (
 )
 
 blueprint = Blueprint("twilio_verify", __name__, url_prefix="/v2")
+
+
+class _AnythingConverter(PathConverter):
+    """Like ``path``, but also across line breaks (``path``'s ``.`` stops at a newline)."""
+
+    regex = "[^/][\\s\\S]*?"
+
+
+# Registered before the routes are (deferred functions run in order), so the rules can use it.
+@blueprint.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("anything", _AnythingConverter)
+
+
 logger = logging.getLogger("otp_service.web")
 _Form = TypeVar("_Form", bound=pydantic.BaseModel)
 REALM: Final = 'Basic realm="Twilio API"'
@@ -256,7 +272,7 @@ def _check(client: Client, form: VerificationCheckForm) -> CheckResult:
     return engine.check_destination(client, destination.channel, destination.to, form.code)
 
 
-@blueprint.route("/<path:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@blueprint.route("/<anything:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown_resource(resource: str) -> Response:
     """Any other path under ``/v2``: Twilio's 20404, in Twilio's shape."""
     raise VerificationNotFound("No such resource.")

@@ -28,7 +28,7 @@ VERIFICATION_ID: Final = re.compile(r"^vf_[0-9a-f]{32}$")
 
 def _verification_id(raw: str) -> str:
     # A malformed id can name nothing: answer 404 without asking Redis.
-    if not VERIFICATION_ID.match(raw):
+    if not VERIFICATION_ID.fullmatch(raw):
         raise VerificationNotFound("No verification has this id.")
     g.verification_id = raw
     return raw
