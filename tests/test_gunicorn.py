@@ -35,7 +35,16 @@ CLIENTS: list[dict[str, object]] = [
         "policy": {"max_attempts": 100, "resend_cooldown_seconds": 0, "max_sends": 100},
     },
 ]
+CLIENTS.append(
+    {
+        "name": "limited",
+        "key_sha256": key_sha256(KEYS["starter"]),
+        "scopes": ["verifications:start"],
+        "policy": {"client_starts": "3/minute"},
+    }
+)
 ACME = {"Authorization": f"Bearer {KEYS['acme']}"}
+LIMITED = {"Authorization": f"Bearer {KEYS['starter']}"}
 BULK = {"Authorization": f"Bearer {KEYS['globex']}"}
 
 
@@ -184,6 +193,24 @@ def test_resend_during_checks_never_lets_the_old_code_pass(
             # An old-code check won before the swap; the resend then started a new verification.
             assert 1 == old_approvals
             assert 201 == resent.status_code
+
+
+def test_workers_share_the_rate_limits(service: tuple[str, str]) -> None:
+    """Limits live in Redis: 8 starts on fresh connections to 2 workers, 3 allowed in all."""
+    base, _ = service
+
+    def start(n: int) -> int:
+        with requests.Session() as session:  # a new connection: either worker may answer
+            return session.post(
+                f"{base}/v1/verifications",
+                json={"to": f"+1415555{9000 + n:04d}", "channel": "sms"},
+                headers=LIMITED,
+                timeout=10,
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = Counter(pool.map(start, range(8)))
+    assert {201: 3, 429: 5} == dict(statuses)
 
 
 def test_oversized_chunked_body_is_413(service: tuple[str, str]) -> None:
