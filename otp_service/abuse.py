@@ -7,7 +7,6 @@ Every limit fails closed: a storage error is ``StoreUnavailable`` (503), never "
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -23,7 +22,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from otp_service.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.events import Event, EventKind, EventSink, FanOut
-from otp_service.models import Channel, Client
+from otp_service.models import Channel, Client, destination_digest
 
 logger = logging.getLogger("otp_service.abuse")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
@@ -33,11 +32,6 @@ CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
 def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
     """``"5/10minutes;10/day"`` as rate-limit items (raises ValueError when malformed)."""
     return tuple(limits.parse_many(spec))
-
-
-def destination_digest(to: str) -> str:
-    """The SHA-256 of a destination: limits key on it, never on the destination itself."""
-    return hashlib.sha256(to.encode()).hexdigest()
 
 
 @contextmanager

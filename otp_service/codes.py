@@ -19,6 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from otp_service.errors import StoreCorrupted
 
 DIGITS: Final = "0123456789"
+#: The head every argon2id v19 encoding starts with: not stored, put back to verify.
+_ENCODING_HEAD: Final = "$argon2id$v=19$"
 
 #: The named argon2 profiles of DESIGN section 7 (memory in KiB).
 ARGON2_PROFILES: Final[dict[str, argon2.Parameters]] = {
@@ -26,7 +28,9 @@ ARGON2_PROFILES: Final[dict[str, argon2.Parameters]] = {
         type=argon2.Type.ID,
         version=19,
         salt_len=16,
-        hash_len=32,
+        # A 128-bit tag: a code has 20 bits; the pepper and argon2's cost do the work. It keeps the
+        # stored hash at 60 characters, under Redis's 64 for compact (listpack) hashes.
+        hash_len=16,
         time_cost=2,
         memory_cost=4096,
         parallelism=1,
@@ -35,7 +39,7 @@ ARGON2_PROFILES: Final[dict[str, argon2.Parameters]] = {
         type=argon2.Type.ID,
         version=19,
         salt_len=16,
-        hash_len=32,
+        hash_len=16,
         time_cost=2,
         memory_cost=19456,
         parallelism=1,
@@ -69,8 +73,11 @@ class CodeHasher:
         return hmac.new(self._pepper, f"{scope}:{code}".encode(), hashlib.sha256).digest()
 
     def hash(self, scope: str, code: str) -> str:
-        """The argon2 encoded hash of ``code`` for the record ``scope``."""
-        return self._hasher.hash(self._peppered(scope, code))
+        """
+        The argon2 hash of ``code`` for the record ``scope``, as stored: the encoding without its
+        constant ``$argon2id$v=19$`` head (``m=4096,t=2,p=1$<salt>$<tag>``).
+        """
+        return self._hasher.hash(self._peppered(scope, code)).removeprefix(_ENCODING_HEAD)
 
     def verify(self, encoded_hash: str, scope: str, code: str) -> bool:
         """
@@ -79,6 +86,8 @@ class CodeHasher:
         Raises:
             StoreCorrupted: the stored hash cannot be parsed (a server fault, never a wrong code).
         """
+        if not encoded_hash.startswith("$"):
+            encoded_hash = _ENCODING_HEAD + encoded_hash
         try:
             return self._hasher.verify(encoded_hash, self._peppered(scope, code))
         except VerifyMismatchError:

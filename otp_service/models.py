@@ -6,7 +6,9 @@ Plain Python only (practice 3): nothing here knows about Flask, Redis or a vendo
 
 from __future__ import annotations
 
+import base64
 import enum
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,6 +166,15 @@ class SystemClock:
     def now_ms(self) -> int:
         """Milliseconds since the epoch, from the system clock."""
         return time.time_ns() // 1_000_000
+
+
+def destination_digest(to: str) -> str:
+    """
+    What keys name a destination by, never the destination itself: the first 128 bits of its
+    SHA-256 in base64url (22 characters; 64 hex characters would cost memory in every key).
+    """
+    digest = hashlib.sha256(to.encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def mask_destination(to: str) -> str:

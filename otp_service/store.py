@@ -7,7 +7,6 @@ every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN inv
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import redis
 from redis.commands.core import Script
 
 from otp_service.errors import StoreUnavailable
-from otp_service.models import Channel, Status, Verification
+from otp_service.models import Channel, Status, Verification, destination_digest
 
 # Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
 # slot and the same code runs on Redis Cluster.
@@ -137,7 +136,7 @@ class RedisStore:
 
     def destination_key(self, client: str, channel: Channel, to: str) -> str:
         """The key of the index from (client, channel, destination) to the pending verification."""
-        digest = hashlib.sha256(to.encode()).hexdigest()
+        digest = destination_digest(to)
         return DESTINATION_KEY.format(
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )

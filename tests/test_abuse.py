@@ -222,3 +222,4 @@ class TestAuditTrail:
         assert code not in text
         assert PHONE not in text
         assert "$argon2" not in text
+        assert "t=2,p=1$" not in text

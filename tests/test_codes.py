@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argon2
 import pytest
 
 from otp_service.codes import ARGON2_PROFILES, CodeHasher, generate_code
@@ -44,8 +45,20 @@ class TestCodeHasher:
     def test_named_profiles(self, profile: str, memory_kib: int) -> None:
         """The named profiles are argon2id with the design's memory and time costs."""
         encoded = CodeHasher(b"k" * 32, profile).hash("vf_1", "123456")
-        assert encoded.startswith(f"$argon2id$v=19$m={memory_kib},t=2,p=1$")
+        assert encoded.startswith(f"m={memory_kib},t=2,p=1$")
         assert 2 == ARGON2_PROFILES[profile].time_cost
+        assert ARGON2_PROFILES[profile].type is argon2.Type.ID
+
+    @pytest.mark.parametrize("profile", ["otp", "owasp"])
+    def test_stored_hash_fits_a_compact_redis_hash(self, profile: str) -> None:
+        """At most 64 characters, so Redis keeps a verification as a listpack (memory)."""
+        assert len(CodeHasher(b"k" * 32, profile).hash("vf_1", "123456")) <= 64
+
+    def test_full_encodings_still_verify(self) -> None:
+        """A hash stored with its $argon2id$v=19$ head (before the compact form) verifies."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        full = "$argon2id$v=19$" + hasher.hash("vf_1", "123456")
+        assert hasher.verify(full, "vf_1", "123456")
 
     def test_corrupted_hash_is_a_server_fault(self) -> None:
         """An unreadable stored hash raises StoreCorrupted, never 'wrong code'."""
