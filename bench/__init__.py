@@ -1,0 +1,1 @@
+"""Benchmarks of otp-service against the machine's own ceilings (see ``bench/README.md``)."""
