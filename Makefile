@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest slow bench clean
+.PHONY: dev test slow bench clean
 
 dev: $(STAMP)
 	$(BIN)/otp-service dev
@@ -22,6 +22,9 @@ test: $(STAMP)
 slow: $(STAMP)
 	bash scripts/ensure-tools
 	$(BIN)/pytest -m slow
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --profile all --seconds 20
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
