@@ -143,6 +143,9 @@ class TestOutboxPage:
         """Tab reaches both links, then the email's plain-text toggle, which Enter opens."""
         _try_page_with_every_state(page, server_url)
         page.goto(f"{server_url}/dev/outbox")
+        # Tab only once the page has settled: its first poll of the outbox may still be running.
+        expect(page.locator("article.message")).to_have_count(1)
+        page.wait_for_load_state("networkidle")
         stops = _tab_order(page, 3)
         assert ["A", "A", "SUMMARY"] == [stop[0] for stop in stops]
         assert [] == [stop for stop in stops if stop[1] == "none" or stop[2] < 2]
