@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,6 +167,11 @@ class SystemClock:
     def now_ms(self) -> int:
         """Milliseconds since the epoch, from the system clock."""
         return time.time_ns() // 1_000_000
+
+
+def seconds_until(until_ms: int, now_ms: int) -> int:
+    """Whole seconds from ``now_ms`` to ``until_ms``, at least 1 (for ``Retry-After``)."""
+    return max(math.ceil((until_ms - now_ms) / 1000), 1)
 
 
 def destination_digest(to: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-import math
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from otp_service.errors import (
     TooManyAttempts,
 )
 from otp_service.events import Event, EventKind, EventSink, FanOut
-from otp_service.models import Client, Clock
+from otp_service.models import Client, Clock, seconds_until
 from otp_service.totp_keys import TotpKeyring
 from otp_service.totp_models import (
     PERIOD_SECONDS,
@@ -107,10 +106,6 @@ def qr_svg(uri: str) -> str:
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", xmldecl=False, scale=4, border=4)
     return buffer.getvalue().decode()
-
-
-def _seconds_until(until_ms: int, now_ms: int) -> int:
-    return max(math.ceil((until_ms - now_ms) / 1000), 1)
 
 
 class TotpService:
@@ -293,7 +288,7 @@ class TotpService:
             self._emit(client.name, factor_id, "locked")
             raise TooManyAttempts(
                 "Too many failed checks of this factor; try again later.",
-                _seconds_until(reservation.locked_until_ms, now_ms),
+                seconds_until(reservation.locked_until_ms, now_ms),
             )
         if reservation.outcome == "malformed":
             message = f"must be {reservation.digits} digits"

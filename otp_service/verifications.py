@@ -6,7 +6,6 @@ Plain Python: it takes its store, hasher, senders and clock as arguments.
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from otp_service.models import (
     Clock,
     Status,
     Verification,
+    seconds_until,
 )
 from otp_service.store import RedisStore, Reservation
 
@@ -46,10 +46,6 @@ _START_ROUNDS = 3
 def new_verification_id() -> str:
     """A fresh verification id: ``vf_`` and 128 random bits in hex."""
     return "vf_" + secrets.token_hex(16)
-
-
-def _seconds_until(until_ms: int, now_ms: int) -> int:
-    return max(math.ceil((until_ms - now_ms) / 1000), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +257,7 @@ class VerificationService:
             self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
             raise TooManyAttempts(
                 "Every check of this verification has been used.",
-                _seconds_until(reservation.expires_ms, now_ms),
+                seconds_until(reservation.expires_ms, now_ms),
             )
         remaining = reservation.max_attempts - reservation.attempts
         if self._hasher.verify(reservation.code_hash, verification_id, code):
@@ -380,7 +376,7 @@ def _refuse_resend(existing: Verification, now_ms: int) -> None:
 
 
 def _raise_resend_refusal(outcome: str, until_ms: int, now_ms: int) -> None:
-    retry_after = _seconds_until(until_ms, now_ms)
+    retry_after = seconds_until(until_ms, now_ms)
     if outcome == "locked":
         raise TooManyAttempts(
             "Every check of the pending verification has been used; wait for it to expire.",

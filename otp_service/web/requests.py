@@ -14,7 +14,7 @@ import time
 from typing import Final, TypeVar
 
 import pydantic
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
@@ -67,6 +67,13 @@ def register_request_hooks(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.before_request(_begin_request)
     app.after_request(_end_request)
+
+
+def render(payload: pydantic.BaseModel, status: int = 200) -> Response:
+    """A JSON response of a response model."""
+    response = jsonify(payload.model_dump(mode="json"))
+    response.status_code = status
+    return response
 
 
 def _read_body() -> bytes:

@@ -59,7 +59,8 @@ class CheckDestinationRequest(_Request):
     code: Code
 
 
-def _timestamp(ms: int) -> str:
+def iso_timestamp(ms: int) -> str:
+    """Milliseconds since the epoch as ``2026-11-24T05:01:19Z``."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -85,11 +86,11 @@ class VerificationResponse(BaseModel):
             status=verification.status_at(now_ms),
             channel=verification.channel,
             to=mask_destination(verification.to),
-            created_at=_timestamp(verification.created_ms),
-            expires_at=_timestamp(verification.expires_ms),
+            created_at=iso_timestamp(verification.created_ms),
+            expires_at=iso_timestamp(verification.expires_ms),
             attempts_remaining=verification.attempts_remaining,
             sends_remaining=verification.sends_remaining,
-            resend_available_at=_timestamp(verification.next_send_ms),
+            resend_available_at=iso_timestamp(verification.next_send_ms),
             delivery_status=verification.delivery_status,
         )
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel
+from flask import Blueprint, Response
 
 from otp_service.errors import FactorNotFound
 from otp_service.models import Scope
 from otp_service.web import services
-from otp_service.web.requests import authenticate, parse_body
+from otp_service.web.requests import authenticate, parse_body, render
 from otp_service.web.totp_schemas import (
     ActivateFactorRequest,
     BackupCodesResponse,
@@ -35,12 +34,6 @@ def _factor_id(raw: str) -> str:
     return raw
 
 
-def _render(payload: BaseModel, status: int = 200) -> Response:
-    response = jsonify(payload.model_dump(mode="json"))
-    response.status_code = status
-    return response
-
-
 @blueprint.post("/factors")
 def enroll_factor() -> Response:
     """Enrol a new, unverified factor for a subject; the secret is in this response only."""
@@ -49,7 +42,7 @@ def enroll_factor() -> Response:
     enrolment = services().totp.enroll(
         client, body.subject, body.label, body.algorithm, body.digits
     )
-    return _render(EnrolmentResponse.of_enrolment(enrolment), 201)
+    return render(EnrolmentResponse.of_enrolment(enrolment), 201)
 
 
 @blueprint.post("/factors/<factor_id>/activate")
@@ -58,7 +51,7 @@ def activate_factor(factor_id: str) -> Response:
     client = authenticate(Scope.TOTP)
     body = parse_body(ActivateFactorRequest)
     factor = services().totp.activate(client, _factor_id(factor_id), body.code)
-    return _render(FactorResponse.of(factor))
+    return render(FactorResponse.of(factor))
 
 
 @blueprint.post("/checks")
@@ -67,7 +60,7 @@ def check_code() -> Response:
     client = authenticate(Scope.TOTP)
     body = parse_body(TotpCheckRequest)
     valid = services().totp.check(client, body.subject, body.code)
-    return _render(TotpCheckResponse(valid=valid))
+    return render(TotpCheckResponse(valid=valid))
 
 
 @blueprint.delete("/factors/<factor_id>")
@@ -83,4 +76,4 @@ def regenerate_backup_codes(factor_id: str) -> Response:
     """Make ten new backup codes for a verified factor (the old ones stop working)."""
     client = authenticate(Scope.TOTP)
     codes = services().totp.regenerate_backup_codes(client, _factor_id(factor_id))
-    return _render(BackupCodesResponse.of(codes), 201)
+    return render(BackupCodesResponse.of(codes), 201)

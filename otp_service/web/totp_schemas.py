@@ -4,12 +4,12 @@ Request and response models of the ``/v1/totp`` routes (pydantic): validation an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from otp_service.totp_models import Algorithm, BackupCodes, Enrolment, Factor, FactorStatus
+from otp_service.web.schemas import iso_timestamp
 
 Subject = Annotated[
     str,
@@ -68,9 +68,7 @@ class TotpCheckRequest(_Request):
 
 
 def _timestamp(ms: int) -> str | None:
-    if not ms:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_timestamp(ms) if ms else None
 
 
 class FactorResponse(BaseModel):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, g
 
 from otp_service.destinations import parse_destination
 from otp_service.errors import VerificationNotFound
 from otp_service.models import Scope
 from otp_service.web import services
-from otp_service.web.requests import authenticate, end_user_ip, parse_body
+from otp_service.web.requests import authenticate, end_user_ip, parse_body, render
 from otp_service.web.schemas import (
     CheckDestinationRequest,
     CheckResponse,
@@ -34,12 +34,6 @@ def _verification_id(raw: str) -> str:
     return raw
 
 
-def _render(payload: VerificationResponse | CheckResponse, status: int = 200) -> Response:
-    response = jsonify(payload.model_dump(mode="json"))
-    response.status_code = status
-    return response
-
-
 @blueprint.post("/verifications")
 def start_verification() -> Response:
     """Start a verification, or resend the pending one for the same destination."""
@@ -57,7 +51,7 @@ def start_verification() -> Response:
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()
-    return _render(
+    return render(
         VerificationResponse.of(result.verification, now_ms), 201 if result.created else 200
     )
 
@@ -68,7 +62,7 @@ def check_verification(verification_id: str) -> Response:
     client = authenticate(Scope.CHECK)
     body = parse_body(CheckVerificationRequest)
     result = services().verifications.check(client, _verification_id(verification_id), body.code)
-    return _render(CheckResponse.of(result))
+    return render(CheckResponse.of(result))
 
 
 @blueprint.post("/verification-checks")
@@ -81,7 +75,7 @@ def check_destination() -> Response:
         client, destination.channel, destination.to, body.code
     )
     g.verification_id = result.verification_id
-    return _render(CheckResponse.of(result))
+    return render(CheckResponse.of(result))
 
 
 @blueprint.get("/verifications/<verification_id>")
@@ -89,7 +83,7 @@ def get_verification(verification_id: str) -> Response:
     """Read a verification."""
     client = authenticate(Scope.START)
     verification = services().verifications.get(client, _verification_id(verification_id))
-    return _render(VerificationResponse.of(verification, services().verifications.now_ms()))
+    return render(VerificationResponse.of(verification, services().verifications.now_ms()))
 
 
 @blueprint.post("/verifications/<verification_id>/cancel")
@@ -97,4 +91,4 @@ def cancel_verification(verification_id: str) -> Response:
     """Cancel a pending verification."""
     client = authenticate(Scope.START)
     verification = services().verifications.cancel(client, _verification_id(verification_id))
-    return _render(VerificationResponse.of(verification, services().verifications.now_ms()))
+    return render(VerificationResponse.of(verification, services().verifications.now_ms()))
