@@ -11,7 +11,6 @@ import enum
 import hashlib
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -141,7 +140,6 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     locale: str = "en"
-    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -307,14 +307,6 @@ class RedisStore:
                 approximate=True,
             )
 
-    def audit_records(self, count: int = 100) -> list[dict[str, str]]:
-        """The newest audit records, newest first."""
-        with guard():
-            entries = self.client.xrevrange(
-                AUDIT_STREAM_KEY.format(prefix=self.prefix), count=count
-            )
-        return [dict(fields) for _, fields in cast(list[tuple[str, dict[str, str]]], entries)]
-
     # Dev outbox ------------------------------------------------------------------------------
 
     def push_dev_message(self, message: Mapping[str, Any]) -> None:

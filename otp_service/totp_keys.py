@@ -69,11 +69,6 @@ class TotpKeyring:
             raise ValueError("the same TOTP encryption key is given twice")
         self.current_key_id = key_id(keys[0])
 
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        """Every key id of the ring, the current one first."""
-        return tuple(self._ciphers)
-
     def seal(self, factor_id: str, secret: str) -> SealedSecret:
         """Encrypt ``secret`` for the factor ``factor_id`` under the current key."""
         nonce = secrets.token_bytes(NONCE_BYTES)
