@@ -2,7 +2,7 @@
 The Twilio Verify v2 face, driven by the real ``twilio`` client over real HTTP.
 
 Every answer the client receives is also validated against Twilio's own OpenAPI document
-(``../shared/twilio/twilio_verify_v2.json``): the resource schemas for successes, Twilio's error
+(``tests/contracts/twilio/twilio_verify_v2.json``): the resource schemas for successes, Twilio's error
 body for failures, with every documented property present.
 """
 
@@ -46,7 +46,7 @@ from otp_service.web.twilio_verify_schemas import (
 from tests.conftest import make_clients
 from tests.support import EMAIL, PHONE, CapturingSender, FakeClock, api_keys_json
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "twilio" / "twilio_verify_v2.json"
+SPEC_PATH = Path(__file__).resolve().parent / "contracts" / "twilio" / "twilio_verify_v2.json"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "5f2b8c1d9e0a4b7c8d3e6f1a2b9c0d4e"
 SERVICE_SID = "VA" + "a1" * 16  # → client "acme" (every scope)

@@ -19,8 +19,8 @@ from typing import IO
 from tests.servers import LOOPBACK, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-#: CI clones the repository with ``shared/`` beside it.
-SPEC = REPO / ".." / "shared" / "twilio" / "twilio_api_v2010.json"
+#: Twilio's own document, kept in the repository (tests/contracts/twilio/README.md).
+SPEC = REPO / "tests" / "contracts" / "twilio" / "twilio_api_v2010.json"
 PRISM = REPO / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
 ENSURE_SCRIPT = REPO / "scripts" / "ensure-prism"
 INSTALL_TIMEOUT_SECONDS = 300
