@@ -2,8 +2,8 @@
 The Twilio Verify v2 face, driven by the real ``twilio`` client over real HTTP.
 
 Every answer the client receives is also validated against Twilio's own OpenAPI document
-(``tests/contracts/twilio/twilio_verify_v2.json``): the resource schemas for successes, Twilio's error
-body for failures, with every documented property present.
+(``tests/contracts/twilio/twilio_verify_v2.json``): the resource schemas for successes, Twilio's
+error body for failures, with every documented property present.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ Twilio Verify v2 shapes: verification SIDs, form parameters, resources and the e
 
 Resources follow Twilio's own OpenAPI document (``verify.v2.service.verification`` and
 ``verify.v2.service.verification_check`` in ``tests/contracts/twilio/twilio_verify_v2.json``):
-every property is present, ``null`` where this service has no such thing (PSD2 ``amount``/``payee``, ``sna``).
+every property is present, ``null`` where this service has no such thing (PSD2
+``amount``/``payee``, ``sna``).
 """
 
 from __future__ import annotations
