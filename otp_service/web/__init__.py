@@ -21,6 +21,7 @@ def services() -> Services:
 def register_blueprints(app: Flask, services_: Services) -> None:
     """Attach every route; the dev pages only in development."""
     from otp_service.web import (
+        api_docs,
         health,
         openapi,
         requests,
@@ -34,6 +35,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     requests.register_request_hooks(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(api_docs.blueprint)
     app.register_blueprint(verifications.blueprint)
     app.register_blueprint(totp.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.

@@ -1,6 +1,6 @@
 """
-The OpenAPI 3.1 document, generated from the code (``GET /openapi.json``), and a page to read it
-(``GET /docs``).
+The OpenAPI 3.1 document, generated from the code (``GET /openapi.json``); ``web/api_docs.py``
+shows it as a page (``GET /docs``).
 
 Each blueprint's module lists the operations of its routes as ``OPERATIONS`` (method, path,
 summary, request model, responses by status, security); this module collects them from the app's
@@ -20,7 +20,7 @@ from http import HTTPStatus
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
@@ -189,7 +189,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "otp-service",
-            "version": _version(),
+            "version": package_version(),
             "summary": "One-time codes by SMS and email, and TOTP factors, on Redis.",
             "description": _description(),
             "license": {"name": "MIT", "identifier": "MIT"},
@@ -268,7 +268,7 @@ def _response(
     return document
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         return metadata.version("otp-service")
     except metadata.PackageNotFoundError:
@@ -298,7 +298,7 @@ def document(app: Flask) -> dict[str, Any]:
     return dict(app.extensions[_DOCUMENT_KEY])
 
 
-blueprint = Blueprint("openapi", __name__, template_folder="../templates")
+blueprint = Blueprint("openapi", __name__)
 
 
 @blueprint.get("/openapi.json")
@@ -307,30 +307,12 @@ def openapi_json() -> Response:
     return jsonify(document(current_app))
 
 
-@blueprint.get("/docs")
-def docs_page() -> Response:
-    """The document as a page: operations, then schemas. No script, nothing from a CDN."""
-    response = Response(render_template("docs.html", document=document(current_app)))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    )
-    return response
-
-
 OPERATIONS: Final = (
     Operation(
         "get",
         "/openapi.json",
         "This document",
         {200: Reply("The OpenAPI 3.1 document.", schema={"type": "object"})},
-        tags=("documentation",),
-        security=(),
-    ),
-    Operation(
-        "get",
-        "/docs",
-        "This document as a page",
-        {200: text("text/html", "Operations, then schemas.")},
         tags=("documentation",),
         security=(),
     ),
