@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
-# otp-service: `docker build -t otp-service .`, then run with the OTP_* environment (see the README's
-# Operations section). Two stages: the build stage makes a virtualenv with the package and its
-# dependencies (wheels on x86_64, no compiler needed); the runtime stage copies only the virtualenv.
+# otp-service's application server (gunicorn). It is not meant to face clients itself: run it behind
+# the buffering proxy of deploy/compose.yaml (nginx, deploy/nginx.conf), which reads each request
+# whole, with timeouts, before gunicorn sees it (gunicorn's threads wait on a slow client with no
+# timeout). docs/operations.md has the whole deployment. Two stages: the build stage makes a
+# virtualenv with the package and its dependencies (wheels on x86_64, no compiler needed); the
+# runtime stage copies only the virtualenv.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -27,6 +30,7 @@ WORKDIR /app
 COPY wsgi.py gunicorn.conf.py ./
 # Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
+# For the proxy in front, on the containers' network: never publish it to clients.
 EXPOSE 8000
 # Ready = Redis answers and holds the scripts (/readyz); slim has no curl, Python has urllib.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
