@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Mapping
 from typing import Any
 
-#: Targets of issue 9 (reported, never asserted).
+#: The targets of docs/benchmarks.md (reported, never asserted).
 FLOW_TARGET = 0.8
 REJECTION_TARGET = 0.5
 MEMORY_TARGET_BYTES = 400

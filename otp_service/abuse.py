@@ -58,7 +58,7 @@ def limits_storage(redis_url: str, prefix: str, timeout_seconds: float) -> Stora
 
 class AbuseGuard:
     """
-    The limits of DESIGN invariant 5 and issue 5, each one a moving window on Redis.
+    The limits of invariant 5 (docs/architecture.md), each one a moving window on Redis.
 
     Args:
         storage: makes the ``limits`` storage (see ``limits_storage``), on first use: a Cluster

@@ -1,5 +1,5 @@
 """
-The app factory: settings → logging → services → blueprints → problems (practice 2). No I/O.
+The app factory: settings → logging → services → blueprints → problems. No I/O.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """
 Codes: how they are made and how they are hashed (the only module that imports ``argon2``).
 
-Stored is ``argon2id(HMAC-SHA256(pepper, id ":" code))`` (DESIGN invariant 4): a Redis dump without
-the pepper is useless, and with it every guess still costs one argon2 operation.
+Stored is ``argon2id(HMAC-SHA256(pepper, id ":" code))`` (invariant 4 of docs/architecture.md): a
+Redis dump without the pepper is useless, and with it every guess still costs one argon2 operation.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ DIGITS: Final = "0123456789"
 #: The head every argon2id v19 encoding starts with: not stored, put back to verify.
 _ENCODING_HEAD: Final = "$argon2id$v=19$"
 
-#: The named argon2 profiles of DESIGN section 7 (memory in KiB).
+#: The named argon2 profiles (``OTP_ARGON2_PROFILE``; memory in KiB).
 ARGON2_PROFILES: Final[dict[str, argon2.Parameters]] = {
     "otp": argon2.Parameters(
         type=argon2.Type.ID,

@@ -1,5 +1,5 @@
 """
-Prometheus metrics by outcome (practice 32), fed by the engine's events and by the HTTP layer.
+Prometheus metrics by outcome, fed by the engine's events and by the HTTP layer.
 
 The only modules that import ``prometheus_client`` are this one and ``web/metrics.py``. Under
 gunicorn with several workers, each worker writes its samples to files in

@@ -1,7 +1,7 @@
 """
 Value objects shared by every layer: channels, statuses, clients and their policies, verifications.
 
-Plain Python only (practice 3): nothing here knows about Flask, Redis or a vendor.
+Plain Python only: nothing here knows about Flask, Redis or a vendor.
 """
 
 from __future__ import annotations

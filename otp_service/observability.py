@@ -1,5 +1,5 @@
 """
-Logging: JSON lines on stdout, with a filter that masks codes and destinations (practice 31).
+Logging: JSON lines on stdout, with a filter that masks codes and destinations.
 """
 
 from __future__ import annotations

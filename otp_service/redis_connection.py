@@ -1,5 +1,5 @@
 """
-Redis connections by URL: one server, Sentinel or Cluster, with no code change (DESIGN section 8).
+Redis connections by URL: one server, Sentinel or Cluster, with no code change.
 
 Every client has explicit timeouts; making one does no I/O, whatever the topology.
 """
@@ -26,7 +26,7 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """
     A Redis client for ``url`` with explicit timeouts and no silent retries beyond one reconnect.
 
-    The URL chooses the topology, with no code change (DESIGN section 8), in the forms the
+    The URL chooses the topology, with no code change, in the forms the
     ``limits`` library (the rate limits) reads too, so one ``OTP_REDIS_URL`` serves both:
 
     - ``redis://[[user]:password@]host[:port][/db]``, ``rediss://`` (TLS), ``unix://``: one server.

@@ -1,5 +1,5 @@
 """
-Services: the one object per app that holds the service's collaborators (practice 4).
+Services: the one object per app that holds the service's collaborators.
 """
 
 from __future__ import annotations

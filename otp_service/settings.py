@@ -1,5 +1,5 @@
 """
-Settings: parsed once from ``OTP_*`` environment variables, validated as a whole (practice 7).
+Settings: parsed once from ``OTP_*`` environment variables, validated as a whole.
 
 ``Settings.from_env`` is the only reader of the environment; every problem found is listed in one
 ``ConfigError``. Each secret may also come from a file named by ``OTP_<NAME>_FILE``.
@@ -100,7 +100,7 @@ class Settings:
     #: Development only: the key `otp-service dev` made, prefilled on the /try page.
     dev_api_key: str = ""
     twilio_verify_accounts: tuple[TwilioVerifyAccount, ...] = ()
-    #: AES-256 keys of TOTP secrets at rest, the current one first (issue 7).
+    #: AES-256 keys of TOTP secrets at rest, the current one first.
     totp_encryption_keys: tuple[bytes, ...] = ()
 
     @property

@@ -1,8 +1,8 @@
 """
 RedisStore: the key schema and the Lua scripts of verifications.
 
-Every read-modify-write of a verification is one script from ``otp_service/lua`` (practice 20);
-every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN invariant 6).
+Every read-modify-write of a verification is one script from ``otp_service/lua``; every
+``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed: invariant 6, docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """
 Value objects of authenticator-app (TOTP) factors, shared by ``totp``, ``totp_store`` and ``web``.
 
-Plain Python only (practice 3). A factor's secret never appears here in clear except in the one
-``Enrolment`` returned when it is created (the secret is shown once).
+Plain Python only (no Flask, no Redis). A factor's secret never appears here in clear except in
+the one ``Enrolment`` returned when it is created (the secret is shown once).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-VerificationService: start, resend, check, get and cancel verifications (DESIGN sections 2 and 5).
+VerificationService: start, resend, check, get and cancel verifications (docs/architecture.md).
 
 Plain Python: it takes its store, hasher, senders and clock as arguments.
 """

@@ -1,4 +1,4 @@
-"""Abuse protection (issue 5): each limit trips at its threshold and recovers after its window."""
+"""Abuse protection: each limit trips at its threshold and recovers after its window."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The dependency rule of STYLE practice 3, and one problem type per error (practice 12)."""
+"""The import rules of docs/architecture.md, and one problem type per error."""
 
 from __future__ import annotations
 

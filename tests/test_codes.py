@@ -1,4 +1,4 @@
-"""Codes: generation and the peppered argon2 hash (DESIGN invariant 4)."""
+"""Codes: generation and the peppered argon2 hash (invariant 4 of docs/architecture.md)."""
 
 from __future__ import annotations
 

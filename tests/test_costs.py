@@ -1,4 +1,4 @@
-"""What a check costs: exactly one argon2 operation, and none on any rejection (DESIGN 5, 9)."""
+"""What a check costs: exactly one argon2 operation, and none on any rejection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The README's walk-through: `otp-service dev` alone, as a new user runs it (issue 3)."""
+"""The README's walk-through: `otp-service dev` alone, as a new user runs it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """
-Concurrency through real HTTP against gunicorn (DESIGN invariants 1-3 under load).
+Concurrency through real HTTP against gunicorn (invariants 1-3 of docs/architecture.md, under load).
 """
 
 from __future__ import annotations

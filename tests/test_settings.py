@@ -1,8 +1,10 @@
-"""Settings from OTP_* variables, validated as a whole (DESIGN section 7)."""
+"""Settings from OTP_* variables, validated as a whole (docs/configuration.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,12 @@ from otp_service.settings import ConfigError, Settings
 from tests.support import api_keys_json
 
 PEPPER = "p" * 32
+REPO = Path(__file__).resolve().parent.parent
+#: Read by gunicorn's configuration (otp_service/gunicorn_config.py), not by Settings.
+GUNICORN_VARIABLES = ("OTP_BIND", "OTP_WORKERS", "OTP_THREADS", "OTP_FORWARDED_ALLOW_IPS")
+VARIABLES = [f"OTP_{f.name.upper()}" for f in dataclasses.fields(Settings)] + list(
+    GUNICORN_VARIABLES
+)
 
 
 def _production(**overrides: str) -> dict[str, str]:
@@ -140,3 +148,18 @@ class TestSecrets:
         assert PEPPER not in text
         assert "hunter2" not in text
         assert "pepper=<redacted>" in text
+
+
+class TestDocumented:
+    @pytest.mark.parametrize("variable", VARIABLES)
+    def test_every_variable_is_in_the_configuration_reference(self, variable: str) -> None:
+        """Each variable has its row in docs/configuration.md's table."""
+        reference = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+        rows = [line for line in reference.splitlines() if line.startswith("| `OTP_")]
+        assert any(f"`{variable}`" in row.split(" | ")[0] for row in rows)
+
+    @pytest.mark.parametrize("variable", VARIABLES)
+    def test_every_variable_is_in_the_production_example(self, variable: str) -> None:
+        """deploy/.env.example lists each variable, set or commented out with its default."""
+        example = (REPO / "deploy" / ".env.example").read_text(encoding="utf-8")
+        assert re.search(rf"^(# )?{variable}=", example, flags=re.MULTILINE)

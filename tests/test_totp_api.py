@@ -1,4 +1,4 @@
-"""The /v1/totp routes of DESIGN section 3 through HTTP, and /readyz on Redis persistence."""
+"""The /v1/totp routes (docs/totp.md) through HTTP, and /readyz on Redis persistence."""
 
 from __future__ import annotations
 

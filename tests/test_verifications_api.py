@@ -1,4 +1,4 @@
-"""The verification API of DESIGN section 3 and the invariants of section 2, through Flask."""
+"""The verification API (docs/api.md) and its invariants (docs/architecture.md), through Flask."""
 
 from __future__ import annotations
 

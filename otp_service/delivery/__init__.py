@@ -2,7 +2,7 @@
 Delivery: the ``Sender`` protocol that every channel adapter implements.
 
 Adapters take their vendor client as an argument and translate every vendor failure into one
-``DeliveryFailed(retryable=...)`` (practices 24-26).
+``DeliveryFailed(retryable=...)``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-Choose the sender of each channel from settings (no loading classes by name: practice 24).
+Choose the sender of each channel from settings (no loading classes by name).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """
 DevSender: keeps messages in a capped Redis list and logs them loudly. Development only.
 
-Settings validation refuses it when ``OTP_ENV=production`` (practice 27).
+Settings validation refuses it when ``OTP_ENV=production``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 -- KEYS[1] verification hash
 -- ARGV[1] code hash that matched; ARGV[2] now (ms)
 -- Returns 'approved' | 'stale' (a resend replaced the code meanwhile) | 'gone' (no longer pending)
--- Exactly one of any number of concurrent right checks sees 'approved' (DESIGN invariant 2).
+-- Exactly one of any number of concurrent right checks sees 'approved' (invariant 2, docs/architecture.md).
 local h = redis.call('HMGET', KEYS[1], 'status', 'code_hash')
 if h[1] ~= 'pending' then
   return 'gone'

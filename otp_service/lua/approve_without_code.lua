@@ -1,6 +1,6 @@
 -- Approve a pending verification without a code: the client vouches for the person (the Twilio
 -- Verify face's Status=approved). Compare-and-set on the status, like approve.lua, so a
--- verification is approved at most once (DESIGN invariant 2).
+-- verification is approved at most once (invariant 2, docs/architecture.md).
 -- KEYS[1] verification hash
 -- ARGV[1] client; ARGV[2] now (ms)
 -- Returns the hash as field, value, ... after the change, or an empty list when there is no

@@ -4,7 +4,7 @@
 -- ARGV[5] code lifetime (ms); ARGV[6] grace after expiry (ms)
 -- Returns {'ok', field, value, ...} | {'missing'} | {'locked', expires_ms}
 --         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
--- The attempt counter is left alone: a resend never buys fresh guesses (DESIGN invariant 1).
+-- The attempt counter is left alone: a resend never buys fresh guesses (invariant 1, docs/architecture.md).
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'sends', 'max_sends',
   'next_send_ms', 'expires_ms', 'attempts', 'max_attempts')
 local now = tonumber(ARGV[2])

@@ -4,7 +4,7 @@
 -- Returns {'ok', code_hash, attempts, max_attempts, to, dest_failures} | {'missing'}
 --         | {'expired'} | {'locked', expires_ms}
 -- Counting here, before argon2 and atomically, is what keeps checks at or under max_attempts
--- whatever the concurrency (DESIGN invariant 1). Missing, foreign, used, canceled, failed and
+-- whatever the concurrency (invariant 1, docs/architecture.md). Missing, foreign, used, canceled, failed and
 -- expired verifications are all 'missing': a caller learns nothing about other clients' records.
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'attempts', 'max_attempts',
   'expires_ms', 'code_hash', 'to', 'dest_failures')

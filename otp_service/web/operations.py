@@ -1,6 +1,6 @@
 """
 The documented operations of the routes whose modules list none of their own ``OPERATIONS`` (yet):
-web/verifications.py (the /v1 API of DESIGN section 3), web/totp.py, web/webhooks.py,
+web/verifications.py (the /v1 API), web/totp.py, web/webhooks.py,
 web/twilio_verify.py (/v2) and web/dev.py. Moving a block next to its routes, as that module's
 ``OPERATIONS``, leaves the document unchanged.
 """

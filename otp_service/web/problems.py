@@ -1,5 +1,5 @@
 """
-RFC 9457 ``application/problem+json`` for every error, from one table (practice 12).
+RFC 9457 ``application/problem+json`` for every error, from one table.
 
 ``detail`` never carries a code, a hash, a full destination or a vendor's raw message.
 """

@@ -1,5 +1,5 @@
 """
-The ``/v1/totp`` routes of DESIGN section 3 (authenticator apps): parse → one service call → render.
+The ``/v1/totp`` routes (authenticator apps, docs/totp.md): parse → one service call → render.
 """
 
 from __future__ import annotations

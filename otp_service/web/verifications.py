@@ -1,5 +1,5 @@
 """
-The ``/v1/verifications`` routes of DESIGN section 3: parse → call one service method → render.
+The ``/v1/verifications`` routes (docs/api.md): parse → call one service method → render.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-Provider webhooks: Twilio's message status callback (DESIGN section 6).
+Provider webhooks: Twilio's message status callback (docs/delivery.md).
 
 Twilio posts form-encoded statuses to the ``status_callback`` URL the SMS sender gave it; each
 request is signed with the account's auth token over the full public URL and the form. Nothing

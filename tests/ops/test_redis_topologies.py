@@ -176,7 +176,7 @@ def parallel(count: int, call: Callable[[], Any]) -> list[Any]:
 
 
 class TestClusterConcurrency:
-    """The invariants of DESIGN section 2 hold on the cluster under parallel checks."""
+    """The invariants (docs/architecture.md) hold on the cluster under parallel checks."""
 
     def test_fifty_right_checks_approve_once(self, cluster_api: Api) -> None:
         """50 parallel checks of the right code: exactly one approves, none errs."""

@@ -2,7 +2,7 @@
 Hostile input over real HTTP through gunicorn, where the Flask test client cannot show it: raw
 control characters in headers, unnormalised ``..`` paths, absurd or contradictory lengths, broken
 chunked bodies, look-alike digits, slow clients. Each is answered with a clear 4xx, never a 5xx
-(DESIGN invariant 8).
+(invariant 8 of docs/architecture.md).
 """
 
 from __future__ import annotations

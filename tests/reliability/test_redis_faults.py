@@ -1,7 +1,7 @@
 """
 Redis breaks on purpose: killed under load, paused, put to sleep, restarted empty. The service
 fails closed (503 problem with ``Retry-After``, within the Redis timeout), never approves what it
-should not, and recovers by itself (DESIGN invariant 6).
+should not, and recovers by itself (invariant 6 of docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """
 A gunicorn worker is SIGKILLed in the middle of checks: the checks it was running are lost, but
 no verification counts more than ``max_attempts`` checks or is approved twice, and the master
-replaces the worker while the other one keeps serving (DESIGN invariants 1 and 2).
+replaces the worker while the other one keeps serving (invariants 1 and 2 of docs/architecture.md).
 """
 
 from __future__ import annotations
