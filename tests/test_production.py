@@ -217,3 +217,27 @@ def test_slow_clients_do_not_stall_the_service_behind_nginx(
     finally:
         for connection in held:
             connection.close()
+
+
+def test_a_forged_forwarded_for_does_not_step_around_the_per_ip_limit(
+    production: Walkthrough,
+) -> None:
+    """
+    nginx replaces X-Forwarded-For and the service trusts one proxy: 20 starts an hour from one
+    address (the default), whatever address each request claims. (Last: it spends that budget.)
+    """
+    headers = {"Authorization": f"Bearer {production.api_key}"}
+    answers = [
+        requests.post(
+            f"{production.base_url}/v1/verifications",
+            json={"to": f"person{n}@example.com", "channel": "email"},
+            headers={**headers, "X-Forwarded-For": f"198.51.100.{n}"},
+            timeout=30,
+        )
+        for n in range(21)
+    ]
+    statuses = [answer.status_code for answer in answers]
+    admitted = statuses.count(201)
+    assert admitted in (19, 20), statuses  # 19 when the walk-through above spent one
+    assert [201] * admitted + [429] * (21 - admitted) == statuses
+    assert "/problems/rate-limited" in answers[-1].json()["type"]
