@@ -93,7 +93,6 @@ def nginx_config(deploy: Path, prefix: Path, upstream: str, port: int) -> Path:
     replacements = {
         "server otp-service:8000;": f"server {upstream};",
         "listen 8080;": f"listen 127.0.0.1:{port};",
-        "listen [::]:8080;": "",
         "http {": "http {\n"
         + "".join(
             f"    {kind}_temp_path {prefix / kind};\n"

@@ -57,7 +57,7 @@ OPERATIONS: Final = (
     Operation(
         "get",
         "/docs",
-        "This document as a page",
+        "This API reference (Swagger UI)",
         {200: text("text/html", "Swagger UI on `/openapi.json`.")},
         tags=("documentation",),
         security=(),
@@ -67,7 +67,7 @@ OPERATIONS: Final = (
         "/docs/assets/{name}",
         "A file of the documentation page",
         {
-            200: text("text/javascript", "Swagger UI's script or style, or the page's icon."),
+            200: text("*/*", "Swagger UI's script or style, the page's script, or its icon."),
             404: problem("No such file."),
         },
         tags=("documentation",),
