@@ -15,12 +15,13 @@ gunicorn settings for production, read by ``gunicorn.conf.py`` (the Docker image
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Final
+
+from otp_service import gunicorn_defaults
 
 __all__ = [
     "accesslog",
@@ -46,10 +47,10 @@ __all__ = [
     "workers",
 ]
 
-bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("OTP_WORKERS", str(multiprocessing.cpu_count())))
-worker_class = "gthread"
-threads = int(os.environ.get("OTP_THREADS", "8"))
+bind = gunicorn_defaults.bind()
+workers = gunicorn_defaults.workers()
+worker_class = gunicorn_defaults.WORKER_CLASS
+threads = gunicorn_defaults.threads()
 # A request waits at most for Redis (2 s) and a delivery (10 s): a worker silent for 30 s is stuck.
 timeout = 30
 # On SIGTERM, stop accepting and let requests in flight finish (a delivery can take 10 s). Give the
