@@ -6,10 +6,8 @@ The ``otp-service`` command: ``dev``, ``serve``, ``check-config``, ``keys new`` 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from otp_service import gunicorn_defaults
+from otp_service.api_keys import api_key_entry, new_api_key, run_keys_new
 from otp_service.embedded_redis import EmbeddedRedis
 from otp_service.models import Scope
 from otp_service.settings import ConfigError, Settings
@@ -64,31 +63,6 @@ The service's defaults (not gunicorn's), as they apply here:
 Any other gunicorn option is passed to gunicorn, e.g.
   otp-service serve --bind 127.0.0.1:9000 --workers 4
 (`python -m gunicorn --help` lists them, with gunicorn's own defaults, not these.)"""
-
-KEYS_NEW_TEXT = """API key (shown once):
-  {key}
-Give it to the client as a secret (its secret manager or a file only it reads, never a
-repository). The service keeps only its SHA-256, in the values below.
-
-OTP_API_KEYS with this key alone (paste as the variable's value, or into OTP_API_KEYS_FILE):
-{value}
-
-Or append this entry to the list OTP_API_KEYS already holds:
-{entry}"""
-
-
-def new_api_key() -> str:
-    """A fresh API key (256 random bits)."""
-    return "otp_" + secrets.token_urlsafe(32)
-
-
-def api_key_entry(name: str, key: str, scopes: Sequence[str]) -> dict[str, object]:
-    """The ``OTP_API_KEYS`` entry of a key: only its SHA-256 is stored."""
-    return {
-        "name": name,
-        "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
-        "scopes": list(scopes),
-    }
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -219,18 +193,6 @@ def _readiness(settings: Settings) -> Callable[[], dict[str, Any]]:
         return body
 
     return readiness
-
-
-def run_keys_new(name: str, scopes: Sequence[str], *, as_json: bool) -> int:
-    """Print a new API key once, ``OTP_API_KEYS`` holding it alone, and its entry."""
-    key = new_api_key()
-    entry = api_key_entry(name, key, scopes)
-    value = json.dumps([entry])
-    if as_json:
-        print(json.dumps({"api_key": key, "otp_api_keys": value, "entry": entry}))
-        return 0
-    print(KEYS_NEW_TEXT.format(key=key, value=value, entry=json.dumps(entry)))
-    return 0
 
 
 def run_rotate_totp() -> int:
