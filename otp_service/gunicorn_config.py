@@ -6,6 +6,7 @@ gunicorn settings for production, read by ``gunicorn.conf.py`` (the Docker image
   request, each with its own timeout) and argon2 releases the GIL.
 - Every log line is JSON on stdout, gunicorn's own included (the app's request line replaces
   gunicorn's access log).
+- A bad ``OTP_*`` configuration stops the server before any worker boots, one line per problem.
 - Metrics from every worker: prometheus-client's multiprocess mode, in ``PROMETHEUS_MULTIPROC_DIR``
   (a fresh directory of this server when unset), emptied at start, with dead workers' live gauges
   dropped.
@@ -105,11 +106,27 @@ if METRICS_DIR_VARIABLE not in os.environ:
 
 
 def on_starting(server: Any) -> None:
-    """Empty the metrics directory: samples of an earlier run must not be counted again."""
+    """
+    Refuse a bad configuration before any worker boots (one line per problem, exit 1, instead of a
+    traceback in every worker); empty the metrics directory: samples of an earlier run must not be
+    counted again.
+    """
+    _refuse_a_bad_configuration()
     directory = Path(os.environ[METRICS_DIR_VARIABLE])
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+
+
+def _refuse_a_bad_configuration() -> None:
+    from otp_service.cli import print_problems
+    from otp_service.settings import ConfigError, Settings
+
+    try:
+        Settings.from_env(os.environ)
+    except ConfigError as error:
+        print_problems(error)
+        raise SystemExit(1) from None
 
 
 def child_exit(server: Any, worker: Any) -> None:

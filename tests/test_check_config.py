@@ -154,6 +154,24 @@ class TestCommands:
         assert "Traceback" not in served.stderr
         assert "Worker failed to boot" not in served.stdout + served.stderr
 
+    def test_gunicorn_with_the_shipped_configuration_refuses_it_too(self) -> None:
+        """The image's command (gunicorn -c gunicorn.conf.py) stops before any worker boots."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("OTP_")}
+        environ = _production(OTP_REDIS_URL="127.0.0.1:6379", OTP_BIND=f"127.0.0.1:{free_port()}")
+        result = subprocess.run(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=Path(__file__).resolve().parents[1],
+            env={**inherited, **environ},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert 1 == result.returncode
+        assert _cli("check-config", environ=environ).stderr == result.stderr
+        assert "Traceback" not in result.stdout
+        assert "Booting worker" not in result.stdout
+
     def test_serve_help_shows_the_services_defaults(self) -> None:
         """Not gunicorn's 127.0.0.1:8000 and one sync worker."""
         result = _cli("serve", "--help", environ={"OTP_WORKERS": "3"})
