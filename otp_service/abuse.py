@@ -39,13 +39,13 @@ def _fail_closed() -> Iterator[None]:
     try:
         yield
     except StorageError as error:
-        raise StoreUnavailable("the rate-limit store is unavailable") from error
+        raise StoreUnavailable("Redis is unavailable") from error
 
 
 def limits_storage(redis_url: str, prefix: str, timeout_seconds: float) -> Storage:
     """The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped."""
     storage = storage_from_string(
-        redis_url,
+        f"redis+{redis_url}" if redis_url.startswith("unix://") else redis_url,  # limits' name
         key_prefix=f"{prefix}:rl",
         wrap_exceptions=True,
         socket_timeout=timeout_seconds,
@@ -93,7 +93,7 @@ class AbuseGuard:
                     storage = self._make_storage()
                 except Exception as error:
                     # Whatever the topology's client raises while connecting: fail closed.
-                    raise StoreUnavailable("the rate-limit store is unavailable") from error
+                    raise StoreUnavailable("Redis is unavailable") from error
                 self._made = (storage, MovingWindowRateLimiter(storage))
             return self._made
 

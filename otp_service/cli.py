@@ -6,16 +6,17 @@ The ``otp-service`` command: ``dev``, ``serve``, ``check-config``, ``keys new`` 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import secrets
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from otp_service import gunicorn_defaults
+from otp_service.api_keys import api_key_entry, new_api_key, run_keys_new
 from otp_service.embedded_redis import EmbeddedRedis
 from otp_service.models import Scope
 from otp_service.settings import ConfigError, Settings
@@ -48,22 +49,23 @@ DEV_BANNER = """
       -d '{{"code": "<code>"}}'
 """
 
+SERVE_HELP = """usage: otp-service serve [GUNICORN OPTION ...]
 
-def new_api_key() -> str:
-    """A fresh API key (256 random bits)."""
-    return "otp_" + secrets.token_urlsafe(32)
+Check the configuration as `otp-service check-config` does (on any problem: list them, start
+nothing), then run the service under gunicorn with the shipped configuration.
+
+The service's defaults (not gunicorn's), as they apply here:
+  {bind:<30}  OTP_BIND (default 0.0.0.0:8000: every interface)
+  {workers:<30}  OTP_WORKERS (default: one worker per CPU)
+  {worker_class:<30}  threads absorb delivery waits
+  {threads:<30}  OTP_THREADS (default 8 per worker)
+
+Any other gunicorn option is passed to gunicorn, e.g.
+  otp-service serve --bind 127.0.0.1:9000 --workers 4
+(`python -m gunicorn --help` lists them, with gunicorn's own defaults, not these.)"""
 
 
-def api_key_entry(name: str, key: str, scopes: Sequence[str]) -> dict[str, object]:
-    """The ``OTP_API_KEYS`` entry of a key: only its SHA-256 is stored."""
-    return {
-        "name": name,
-        "key_sha256": hashlib.sha256(key.encode()).hexdigest(),
-        "scopes": list(scopes),
-    }
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
@@ -80,24 +82,33 @@ def run_dev(host: str, port: int) -> int:
         environ["OTP_API_KEYS"] = json.dumps([api_key_entry("dev", key, list(Scope))])
         # Only a key made here, never one of the operator's: the /try page prefills it.
         environ["OTP_DEV_API_KEY"] = key
-    redis_server = None if environ.get("OTP_REDIS_URL") else EmbeddedRedis().start()
-    if redis_server is not None:
-        environ["OTP_REDIS_URL"] = redis_server.url
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Closing the terminal (SIGHUP) or `kill` (SIGTERM) stops Redis as Ctrl-C does; SIGKILL
+    # cannot be caught: the embedded Redis dies with this process, and the next start removes
+    # the directory left behind.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
+    redis_server: EmbeddedRedis | None = None
     try:
-        app = _create_dev_app(environ)
-        if app is None:
-            return 1
-        from werkzeug.serving import run_simple
-
-        redis_label = "embedded, " + environ["OTP_REDIS_URL"] if redis_server else "OTP_REDIS_URL"
-        print(DEV_BANNER.format(host=host, port=port, key=key, redis=redis_label), flush=True)
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        if not environ.get("OTP_REDIS_URL"):
+            redis_server = EmbeddedRedis(die_with_parent=True).start()
+            environ["OTP_REDIS_URL"] = redis_server.url
+        return _serve_dev(host, port, environ, key, embedded=redis_server is not None)
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         if redis_server is not None:
             redis_server.stop()
+
+
+def _serve_dev(host: str, port: int, environ: dict[str, str], key: str, *, embedded: bool) -> int:
+    app = _create_dev_app(environ)
+    if app is None:
+        return 1
+    from werkzeug.serving import run_simple
+
+    redis_label = "embedded, " + environ["OTP_REDIS_URL"] if embedded else "OTP_REDIS_URL"
+    print(DEV_BANNER.format(host=host, port=port, key=key, redis=redis_label), flush=True)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
     return 0
 
 
@@ -107,12 +118,37 @@ def _create_dev_app(environ: dict[str, str]) -> Flask | None:
     try:
         return create_app(Settings.from_env(environ))
     except ConfigError as error:
-        print("\n".join(["configuration is not valid:", *error.problems]), file=sys.stderr)
+        print_problems(error)
         return None
 
 
+def print_problems(error: ConfigError) -> None:
+    """The configuration's problems on stderr, one line each (no traceback)."""
+    print("configuration is not valid:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def serve_help() -> str:
+    """``serve --help``: the service's own gunicorn defaults, as they apply here."""
+    return SERVE_HELP.format(
+        bind=f"--bind {gunicorn_defaults.bind()}",
+        workers=f"--workers {gunicorn_defaults.workers()}",
+        worker_class=f"--worker-class {gunicorn_defaults.WORKER_CLASS}",
+        threads=f"--threads {gunicorn_defaults.threads()}",
+    )
+
+
 def run_serve(extra: Sequence[str]) -> int:
-    """Replace this process with gunicorn running the app with the shipped configuration."""
+    """Check the configuration, then replace this process with gunicorn running the app."""
+    if {"-h", "--help"} & set(extra):
+        print(serve_help())
+        return 0
+    try:
+        Settings.from_env(os.environ)
+    except ConfigError as error:
+        print_problems(error)
+        return 1
     # The gunicorn of this interpreter, whether or not the venv's bin is on PATH.
     config = "python:otp_service.gunicorn_config"
     command = [
@@ -127,26 +163,36 @@ def run_serve(extra: Sequence[str]) -> int:
     os.execv(sys.executable, command)  # noqa: S606
 
 
-def run_check_config() -> int:
-    """Validate the environment; print every problem and exit 1, or the redacted settings."""
+def run_check_config(*, probe: bool) -> int:
+    """Validate the environment (and with ``probe``, reach each dependency); 1 on any problem."""
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as error:
-        print("configuration is not valid:", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print_problems(error)
         return 1
     print(f"configuration is valid ({settings.env}): {settings!r}")
-    return 0
+    if not probe:
+        return 0
+    from otp_service.probes import FAIL, probe_all
+
+    results = probe_all(settings, _readiness(settings))
+    for result in results:
+        print(result, flush=True)
+    return 1 if any(result.status == FAIL for result in results) else 0
 
 
-def run_keys_new(name: str, scopes: Sequence[str]) -> int:
-    """Print a new API key once, and its ``OTP_API_KEYS`` entry."""
-    key = new_api_key()
-    print(f"API key (shown once, store it now): {key}")
-    print("OTP_API_KEYS entry:")
-    print(json.dumps(api_key_entry(name, key, scopes)))
-    return 0
+def _readiness(settings: Settings) -> Callable[[], dict[str, Any]]:
+    """``GET /readyz`` of the app these settings make, answered in this process."""
+
+    def readiness() -> dict[str, Any]:
+        from otp_service.app import create_app
+
+        # Its request and error log lines would mix with the probe's: the probe line says it.
+        app = create_app(replace(settings, log_level="CRITICAL"))
+        body: dict[str, Any] = app.test_client().get("/readyz").get_json()
+        return body
+
+    return readiness
 
 
 def run_rotate_totp() -> int:
@@ -165,7 +211,7 @@ def run_rotate_totp() -> int:
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as error:
-        print("\n".join(["configuration is not valid:", *error.problems]), file=sys.stderr)
+        print_problems(error)
         return 1
     from otp_service.errors import StoreUnavailable
     from otp_service.redis_connection import connect
@@ -202,11 +248,16 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run for development: embedded Redis, dev sender")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
-    serve = commands.add_parser("serve", help="run with gunicorn and the shipped configuration")
-    serve.add_argument(
-        "gunicorn_args", nargs=argparse.REMAINDER, help="passed to gunicorn (--bind HOST:PORT ...)"
+    commands.add_parser(
+        "serve",
+        help="run with gunicorn: 0.0.0.0:8000, a gthread worker per CPU (serve --help)",
     )
-    commands.add_parser("check-config", help="validate the OTP_* environment")
+    check = commands.add_parser("check-config", help="validate the OTP_* environment")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also reach Redis, SMTP and Twilio as configured (one line each; nothing sent)",
+    )
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     new = key_commands.add_parser("new", help="make a new API key")
@@ -216,6 +267,7 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(Scope),
         help=f"comma-separated, from: {', '.join(Scope)} (default: all)",
     )
+    new.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     key_commands.add_parser(
         "rotate-totp", help="re-encrypt every TOTP secret under the current encryption key"
     )
@@ -232,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dev":
         return run_dev(args.host, args.port)
     if args.command == "check-config":
-        return run_check_config()
+        return run_check_config(probe=args.probe)
     if args.keys_command == "rotate-totp":
         return run_rotate_totp()
     scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
@@ -240,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"unknown scopes: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    return run_keys_new(args.name, scopes)
+    return run_keys_new(args.name, scopes, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -90,9 +90,16 @@ def _parse_json_list(
 ) -> tuple[list[_Model], list[str]]:
     """The models of a JSON list, or the problems with it (each naming where it is)."""
     try:
-        return adapter.validate_python(json.loads(value)), []
+        document = json.loads(value)
     except json.JSONDecodeError as error:
         return [], [f"{variable} is not JSON ({error.msg} at {error.pos})"]
+    if not isinstance(document, list):
+        kind = "one object" if isinstance(document, dict) else type(document).__name__
+        return [], [
+            f"{variable} must be a JSON list, [ ... ], of entries (got {kind}: wrap it in [ ])"
+        ]
+    try:
+        return adapter.validate_python(document), []
     except pydantic.ValidationError as error:
         return [], [
             f"{variable}[{'.'.join(str(part) for part in item['loc'])}]: {item['msg']}"

@@ -6,6 +6,7 @@ gunicorn settings for production, read by ``gunicorn.conf.py`` (the Docker image
   request, each with its own timeout) and argon2 releases the GIL.
 - Every log line is JSON on stdout, gunicorn's own included (the app's request line replaces
   gunicorn's access log).
+- A bad ``OTP_*`` configuration stops the server before any worker boots, one line per problem.
 - Metrics from every worker: prometheus-client's multiprocess mode, in ``PROMETHEUS_MULTIPROC_DIR``
   (a fresh directory of this server when unset), emptied at start, with dead workers' live gauges
   dropped.
@@ -15,12 +16,13 @@ gunicorn settings for production, read by ``gunicorn.conf.py`` (the Docker image
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Final
+
+from otp_service import gunicorn_defaults
 
 __all__ = [
     "accesslog",
@@ -46,10 +48,10 @@ __all__ = [
     "workers",
 ]
 
-bind = os.environ.get("OTP_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("OTP_WORKERS", str(multiprocessing.cpu_count())))
-worker_class = "gthread"
-threads = int(os.environ.get("OTP_THREADS", "8"))
+bind = gunicorn_defaults.bind()
+workers = gunicorn_defaults.workers()
+worker_class = gunicorn_defaults.WORKER_CLASS
+threads = gunicorn_defaults.threads()
 # A request waits at most for Redis (2 s) and a delivery (10 s): a worker silent for 30 s is stuck.
 timeout = 30
 # On SIGTERM, stop accepting and let requests in flight finish (a delivery can take 10 s). Give the
@@ -104,11 +106,27 @@ if METRICS_DIR_VARIABLE not in os.environ:
 
 
 def on_starting(server: Any) -> None:
-    """Empty the metrics directory: samples of an earlier run must not be counted again."""
+    """
+    Refuse a bad configuration before any worker boots (one line per problem, exit 1, instead of a
+    traceback in every worker); empty the metrics directory: samples of an earlier run must not be
+    counted again.
+    """
+    _refuse_a_bad_configuration()
     directory = Path(os.environ[METRICS_DIR_VARIABLE])
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+
+
+def _refuse_a_bad_configuration() -> None:
+    from otp_service.cli import print_problems
+    from otp_service.settings import ConfigError, Settings
+
+    try:
+        Settings.from_env(os.environ)
+    except ConfigError as error:
+        print_problems(error)
+        raise SystemExit(1) from None
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -20,6 +20,8 @@ _PHONE: Final = re.compile(r"\+\d{7,15}")
 _EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 # Not after "+": that is the visible head of an already masked number (+1415*****00).
 _DIGIT_RUN: Final = re.compile(r"(?<![\w.+])\d{4,10}(?![\w.])")
+#: A traceback's code location (``File "...", line 123, in name``): code, not data.
+_CODE_LOCATION: Final = re.compile(r'^\s*File "[^"\n]*", line \d+(, in \S+)?$')
 
 
 def redact(text: str) -> str:
@@ -27,6 +29,13 @@ def redact(text: str) -> str:
     text = _PHONE.sub(lambda match: mask_destination(match.group()), text)
     text = _EMAIL.sub(lambda match: mask_destination(match.group()), text)
     return _DIGIT_RUN.sub("[redacted]", text)
+
+
+def redact_traceback(text: str) -> str:
+    """``redact`` every line of a traceback except its code locations (their line numbers)."""
+    return "\n".join(
+        line if _CODE_LOCATION.match(line) else redact(line) for line in text.split("\n")
+    )
 
 
 class RedactionFilter(logging.Filter):
@@ -43,7 +52,7 @@ class RedactionFilter(logging.Filter):
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_traceback(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 

@@ -21,6 +21,8 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from otp_service.urls import check_redis_url
+
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
     """
@@ -40,7 +42,7 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     the client does no I/O, whatever the topology.
 
     Raises:
-        ValueError: a Sentinel or Cluster URL that is not of these forms.
+        ValueError: a URL that is not of these forms (``otp_service.urls``' rules).
     """
     options: dict[str, Any] = {
         "decode_responses": True,
@@ -52,6 +54,7 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
         "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         "health_check_interval": 30,
     }
+    check_redis_url(url)
     scheme = url.partition("://")[0].lower()
     if scheme == "redis+sentinel":
         return _sentinel_master(url, options)

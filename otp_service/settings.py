@@ -23,6 +23,7 @@ from otp_service.abuse import parse_limits
 from otp_service.clients import TwilioVerifyAccount, parse_clients, parse_twilio_verify_accounts
 from otp_service.codes import ARGON2_PROFILES
 from otp_service.models import Client, Policy, Scope
+from otp_service.urls import host_problem, http_url_problem, redis_url_problem
 
 _T = TypeVar("_T")
 SECRET_FIELDS: Final = frozenset(
@@ -387,6 +388,21 @@ class _Parser:
         elif not s.redis_url:
             self.problems.append("OTP_REDIS_URL missing (`otp-service dev` starts a Redis for you)")
         self._check_dev_api_key(s)
+        self._check_urls(s)
+
+    def _check_urls(self, s: Settings) -> None:
+        """Every URL and host setting, by the rules the code that uses it applies."""
+        found = [
+            redis_url_problem(s.redis_url) if s.redis_url else None,
+            http_url_problem(s.twilio_api_base, "OTP_TWILIO_API_BASE")
+            if s.twilio_api_base
+            else None,
+            http_url_problem(s.public_base_url, "OTP_PUBLIC_BASE_URL")
+            if s.public_base_url
+            else None,
+            host_problem(s.smtp_host, "OTP_SMTP_HOST") if s.smtp_host else None,
+        ]
+        self.problems.extend(problem for problem in found if problem is not None)
 
     def _check_dev_api_key(self, s: Settings) -> None:
         if not s.dev_api_key:
@@ -401,7 +417,7 @@ class _Parser:
     def _check_production(self, s: Settings) -> None:
         if not s.pepper:
             self.problems.append("OTP_PEPPER missing (required in production)")
-        if not s.api_keys:
+        if not s.api_keys and not any(p.startswith("OTP_API_KEYS") for p in self.problems):
             self.problems.append("OTP_API_KEYS missing (required in production)")
         if not s.redis_url:
             self.problems.append("OTP_REDIS_URL missing (required in production)")

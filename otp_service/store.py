@@ -85,7 +85,7 @@ def guard() -> Iterator[None]:
     try:
         yield
     except redis.RedisError as error:
-        raise StoreUnavailable("the store is unavailable") from error
+        raise StoreUnavailable("Redis is unavailable") from error
 
 
 def register_scripts(client: redis.Redis, names: Sequence[str]) -> dict[str, Script]:

@@ -116,7 +116,9 @@ class VerificationService:
             DeliveryFailed, InvalidDestination: the provider did not take the message.
             StoreUnavailable: Redis failed.
         """
-        if channel not in client.policy.channels or channel not in self._senders:
+        if channel not in self._senders:
+            raise ChannelNotAllowed(f"The {channel.value} channel has no provider configured.")
+        if channel not in client.policy.channels:
             raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
         if self._guard is not None:
             self._guard.admit_start(client, ip)

@@ -57,22 +57,18 @@ class Walkthrough:
 
 
 def _api_keys_value(output: str) -> tuple[str, str]:
-    """The key and the OTP_API_KEYS value ``keys new`` printed (a list, or a single entry)."""
+    """The key and the OTP_API_KEYS value ``keys new`` printed, pasted as it stands."""
     key = _KEY.search(output)
     assert key is not None, output
-    found = re.search(r"^(?:OTP_API_KEYS=)?'?(\[.*\]|\{.*\})'?$", output, flags=re.MULTILINE)
+    found = re.search(r"^(\[.*\])$", output, flags=re.MULTILINE)
     assert found is not None, output
-    value = json.loads(found.group(1))
-    return key.group(0), json.dumps(value if isinstance(value, list) else [value])
+    return key.group(0), found.group(1)
 
 
 def _container_command(arguments: str, flow: Walkthrough) -> list[str]:
     """A command the service's container would run, as this machine runs it."""
     words = shlex.split(arguments)
     assert "otp-service" == words[0]
-    help_text = _run([str(OTP_SERVICE), "check-config", "--help"], flow).stdout
-    if words[1:] == ["check-config", "--probe"] and "--probe" not in help_text:
-        words = words[:2]  # until the CLI has --probe: the check without connecting
     return [str(OTP_SERVICE), *words[1:]]
 
 

@@ -12,6 +12,8 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Final
@@ -110,18 +112,41 @@ class SmtpEmailSender:
         return email
 
     def _transmit(self, email: EmailMessage) -> None:
+        with self._session([]) as smtp:
+            smtp.send_message(email)
+
+    def handshake(self, steps: list[str]) -> None:
+        """
+        Connect, EHLO, STARTTLS and AUTH as a send does, then QUIT: nothing is sent.
+
+        Each step that passed is appended to ``steps``.
+
+        Raises:
+            smtplib.SMTPException, OSError: a step failed (the one after the last in ``steps``).
+        """
+        with self._session(steps):
+            pass
+
+    @contextmanager
+    def _session(self, steps: list[str]) -> Iterator[smtplib.SMTP]:
+        """A connection ready to send (TLS and login done), closed with QUIT; ``steps`` grows."""
         if self._tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 self._host, self._port, timeout=self._timeout_seconds, context=self._ssl_context
             )
         else:
             smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout_seconds)
+        steps.append("connect (TLS)" if self._tls == "ssl" else "connect")
         with smtp:
+            smtp.ehlo()
+            steps.append("EHLO")
             if self._tls == "starttls":
                 smtp.starttls(context=self._ssl_context)
+                steps.append("STARTTLS")
             if self._login is not None:
                 smtp.login(*self._login)
-            smtp.send_message(email)
+                steps.append("AUTH")
+            yield smtp
 
 
 def _reply_text(reply: bytes | str) -> str:

@@ -219,3 +219,21 @@ def _refusal(
         else "The SMS provider refused the message."
     )
     return DeliveryFailed(detail, retryable=retryable)
+
+
+def fetch_account_status(settings: TwilioSettings) -> str:
+    """
+    One authenticated, read-only request: the status of the configured account (e.g. ``active``).
+
+    Raises:
+        DeliveryFailed: Twilio refused it (its status and message) or was not reached.
+    """
+    client = twilio_client(settings)
+    try:
+        account = client.api.v2010.accounts(settings.twilio_account_sid).fetch()
+    except TwilioRestException as error:
+        raise DeliveryFailed(f"HTTP {error.status}: {error.msg}", retryable=False) from error
+    except (TwilioException, requests.RequestException) as error:
+        reason = f"{type(error).__name__}: {error}".splitlines()[0]
+        raise DeliveryFailed(reason, retryable=True) from error
+    return str(account.status)

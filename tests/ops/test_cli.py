@@ -74,7 +74,7 @@ class TestKeysNew:
     ) -> tuple[str, dict[str, object]]:
         assert 0 == main(["keys", "new", *arguments])
         out = capsys.readouterr().out
-        key = out.splitlines()[0].rsplit(" ", 1)[1]
+        key = out.splitlines()[1].strip()  # under "API key (shown once):"
         return key, json.loads(out.splitlines()[-1])
 
     def test_the_entry_holds_the_keys_sha256(self, capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +90,7 @@ class TestKeysNew:
         """The key appears exactly once in the output (the entry has its hash only)."""
         assert 0 == main(["keys", "new", "--name", "web"])
         out = capsys.readouterr().out
-        key = out.splitlines()[0].rsplit(" ", 1)[1]
+        key = out.splitlines()[1].strip()  # under "API key (shown once):"
         assert len(key) >= 40
         assert 1 == out.count(key)
 

@@ -21,8 +21,12 @@ def _config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     return importlib.import_module("otp_service.gunicorn_config")
 
 
-def test_starting_empties_the_metrics_directory(config: ModuleType, tmp_path: Path) -> None:
+def test_starting_empties_the_metrics_directory(
+    config: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Samples of an earlier run are removed before the workers start."""
+    monkeypatch.setenv("OTP_ENV", "development")
+    monkeypatch.setenv("OTP_REDIS_URL", "redis://127.0.0.1:1/0")  # checked, never reached
     (tmp_path / "counter_4242.db").write_bytes(b"old")
     (tmp_path / "keep.txt").write_text("not a metrics file")
     config.on_starting(SimpleNamespace())
@@ -61,3 +65,17 @@ def test_workers_are_threaded_and_recycled_with_jitter(config: ModuleType) -> No
     assert ("gthread", False) == (config.worker_class, config.preload_app)
     assert 0 < config.max_requests_jitter < config.max_requests
     assert 0 < config.graceful_timeout < config.timeout
+
+
+def test_starting_refuses_a_bad_configuration(
+    config: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No worker boots on a configuration the app would refuse: the problems, then exit 1."""
+    monkeypatch.setenv("OTP_ENV", "development")
+    monkeypatch.setenv("OTP_REDIS_URL", "127.0.0.1:6379")
+    with pytest.raises(SystemExit) as raised:
+        config.on_starting(SimpleNamespace())
+    assert 1 == raised.value.code
+    problems = capsys.readouterr().err.splitlines()
+    assert "configuration is not valid:" == problems[0]
+    assert problems[1].startswith("  - OTP_REDIS_URL must start with one of redis://")
