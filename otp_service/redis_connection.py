@@ -19,7 +19,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
@@ -100,8 +100,43 @@ def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
     # back off for seconds per Sentinel before the request could fail closed.
     sentinel_options = {**auth, **timeouts, "retry": Retry(NoBackoff(), 0)}
     sentinel = Sentinel(nodes.hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
-    master = sentinel.master_for(service, **auth, **options)  # type: ignore[no-untyped-call]
+    master = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service, connection_class=_DiscardingSentinelConnection, **auth, **options
+    )
     return cast(redis.Redis, master)
+
+
+class _DiscardingSentinelConnection(SentinelManagedConnection):
+    """
+    A Sentinel-managed connection that, like a plain one, disconnects when reading a reply fails.
+
+    redis-py's ``SentinelManagedConnection`` reads with ``disconnect_on_error=False``: after a
+    socket timeout the connection went back to the pool still owing its reply, and the next
+    caller on it read that reply instead of its own.
+    """
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["disconnect_on_error"] = True
+        return super().read_response(*args, **kwargs)
+
+
+def default_wait_replicas(url: str) -> int:
+    """How many replicas acknowledge each write by default: 1 where the URL names replicas."""
+    scheme = url.partition("://")[0].lower()
+    return 1 if scheme in ("redis+sentinel", "redis+cluster") else 0
+
+
+def forget_master(client: redis.Redis) -> None:
+    """
+    Drop a Sentinel pool's idle connections and its master address, so the next command asks
+    the Sentinels again; connections in use are dropped when they come back to the pool (they
+    no longer belong to its master). Other topologies need nothing: a plain connection that
+    failed is already closed, and a Cluster client re-reads the slots itself.
+    """
+    pool = getattr(client, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        pool.disconnect(inuse_connections=False)  # type: ignore[no-untyped-call]
+        pool.reset()  # type: ignore[no-untyped-call]
 
 
 def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
