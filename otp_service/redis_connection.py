@@ -135,7 +135,7 @@ def forget_master(client: redis.Redis) -> None:
     """
     pool = getattr(client, "connection_pool", None)
     if isinstance(pool, SentinelConnectionPool):
-        pool.disconnect(inuse_connections=False)  # type: ignore[no-untyped-call]
+        pool.disconnect(inuse_connections=False)
         pool.reset()  # type: ignore[no-untyped-call]
 
 
@@ -147,7 +147,7 @@ def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
 
     def build() -> RedisCluster:
         startup_nodes = [ClusterNode(*host) for host in nodes.hosts]  # type: ignore[no-untyped-call]
-        return RedisCluster(
+        return _FailFastCluster(
             startup_nodes=startup_nodes,
             retry=options["retry"],
             username=nodes.username,
@@ -158,6 +158,18 @@ def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
     # RedisStore is typed for redis.Redis; a RedisCluster serves every command it sends (each
     # script touches one slot; the dev outbox is one key).
     return cast(redis.Redis, _LazyCluster(build))
+
+
+class _FailFastCluster(RedisCluster):
+    """
+    A ``RedisCluster`` that does not try a timed-out command again: it re-reads the slots and
+    fails, so a paused master answers 503 within one socket timeout, not two or more. A dropped
+    connection is still tried again once, on the slots read afresh.
+    """
+
+    ERRORS_ALLOW_RETRY = tuple(  # type: ignore[assignment]
+        error for error in RedisCluster.ERRORS_ALLOW_RETRY if error is not redis.TimeoutError
+    )
 
 
 class _LazyCluster:
@@ -176,6 +188,27 @@ class _LazyCluster:
     def register_script(self, script: str) -> Script:
         """A script bound to this client; given as bytes, its SHA needs no encoder (no I/O)."""
         return Script(cast(redis.Redis, self), script.encode())
+
+    def node_client(self, key: str) -> redis.Redis:
+        """A client of the node that holds ``key`` now (for a pipeline that must stay on it)."""
+        cluster = self._cluster()
+        try:
+            node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            return cluster.get_redis_connection(node)
+        except RedisClusterException as error:
+            raise redis.ConnectionError(str(error)) from error
+
+    def forget_node(self, key: str) -> None:
+        """After a failure on the node of ``key``: ask the other nodes who holds which slots."""
+        cluster = self._client
+        if cluster is None:
+            return
+        try:
+            node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            cluster.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
+            cluster.nodes_manager.initialize()
+        except (redis.RedisError, RedisClusterException):
+            pass  # the next command tries again
 
     def _cluster(self) -> RedisCluster:
         with self._lock:

@@ -6,14 +6,30 @@ server.
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import signal
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 import redis
+from flask import Flask
+from redis.sentinel import SentinelConnectionPool
 
+from otp_service import create_app
 from otp_service.embedded_redis import EmbeddedRedis
+from otp_service.errors import StoreUnavailable
+from otp_service.models import Channel
 from otp_service.redis_connection import connect
-from tests.ops.topologies import PASSWORD, LocalSentinel
+from otp_service.settings import Settings
+from otp_service.store_scripts import Durability, ScriptRunner, one_of
+from otp_service.web import EXTENSION_KEY
+from tests.ops.topologies import PASSWORD, LocalCluster, LocalSentinel
+from tests.support import Api, CapturingSender, FakeClock, auth
 
 
 @pytest.fixture(name="sentinel", scope="module")
@@ -61,3 +77,117 @@ class TestNoReplyReachesTheWrongCaller:
         """The Sentinel-managed connection disconnects on a timeout too."""
         client = connect(sentinel.url, 0.5)
         assert_replies_reach_their_callers(client, sentinel.master_port(), PASSWORD)
+
+
+def phone() -> str:
+    """A destination of this test's own."""
+    return f"+1415556{secrets.randbelow(10_000):04d}"
+
+
+@contextmanager
+def paused(server: EmbeddedRedis) -> Iterator[None]:
+    """SIGSTOP the server for the block, SIGCONT after it, whatever happens."""
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+
+
+def app_on(url: str, settings: Settings, clock: FakeClock, sender: CapturingSender) -> Flask:
+    """The app on the Redis of ``url`` (its own default durability unless ``settings`` says)."""
+    senders = {Channel.SMS: sender, Channel.EMAIL: sender}
+    return create_app(replace(settings, redis_url=url), clock=clock, senders=senders)
+
+
+class TestAcknowledgedWrites:
+    """On Sentinel a write is answered only once a replica has it; else 503, never approved."""
+
+    def test_a_check_is_503_while_no_replica_acknowledges(
+        self, sentinel: LocalSentinel, settings: Settings, clock: FakeClock
+    ) -> None:
+        """The replica paused: the right code answers 503 with Retry-After, not approved."""
+        sender = CapturingSender()
+        api = Api(app_on(sentinel.url, settings, clock, sender).test_client(), sender)
+        verification_id, code = api.started(phone())
+        assert sentinel.replica is not None
+        with paused(sentinel.replica):
+            response = api.check(verification_id, code)
+        assert 503 == response.status_code
+        assert response.headers["Retry-After"]
+
+    def test_a_failed_wait_makes_the_pool_ask_the_sentinels_again(
+        self, sentinel: LocalSentinel
+    ) -> None:
+        """Too few acknowledgements: StoreUnavailable, and no pooled connection is kept."""
+        client = connect(sentinel.url, 2.0)
+        runner = ScriptRunner(client, Durability(wait_replicas=2, wait_timeout_ms=100))
+        script = client.register_script("redis.call('SET', KEYS[1], 'x') return 'done'")
+        assert "done" == ScriptRunner(client, Durability(1, 1000)).run(
+            "probe", script, ["ack:probe"], [], one_of("done")
+        )
+        pool = client.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        assert pool.master_address is not None
+        with pytest.raises(StoreUnavailable):
+            runner.run("probe", script, ["ack:probe"], [], one_of("done"))
+        assert pool.master_address is None
+        assert not pool._available_connections
+
+
+class TestStrictReplies:
+    """Only the literal success value approves; any other reply is a 503 and a log line."""
+
+    def test_a_foreign_reply_to_approve_is_503_and_logged(
+        self,
+        single: EmbeddedRedis,
+        settings: Settings,
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """``approve`` answered with another script's reply (what a desynchronised connection
+        delivered): the check is a 503, the log names the script, the code stays unapproved."""
+        sender = CapturingSender()
+        app = app_on(single.url, settings, clock, sender)
+        api = Api(app.test_client(), sender)
+        verification_id, code = api.started(phone())
+        store = app.extensions[EXTENSION_KEY].store
+        store._scripts["approve"] = store.client.register_script(
+            "return {'ok', 'h', '1', '5', 'to', '0'}"
+        )
+        with caplog.at_level(logging.ERROR, logger="otp_service.store_scripts"):
+            response = api.check(verification_id, code)
+        assert 503 == response.status_code
+        assert any("approve" in record.getMessage() for record in caplog.records)
+        status = api.http.get(f"/v1/verifications/{verification_id}", headers=auth())
+        assert "pending" == status.get_json()["status"]
+
+
+@pytest.fixture(name="cluster", scope="module")
+def _cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster(replicas=1).start()
+    yield cluster
+    cluster.stop()
+
+
+class TestClusterFailsClosedInTime:
+    """A paused Cluster master: 503 with Retry-After within the Redis timeout, not after retries."""
+
+    @pytest.mark.parametrize("wait_replicas", [0, 1])
+    def test_a_paused_master_is_503_within_the_timeout(
+        self, cluster: LocalCluster, settings: Settings, clock: FakeClock, wait_replicas: int
+    ) -> None:
+        """OTP_REDIS_TIMEOUT_SECONDS=2: the check answers 503 within 2.5 s."""
+        sender = CapturingSender()
+        settings = replace(settings, redis_wait_replicas=wait_replicas)
+        app = app_on(cluster.url, settings, clock, sender)
+        api = Api(app.test_client(), sender)
+        verification_id, code = api.started(phone())
+        store = app.extensions[EXTENSION_KEY].store
+        with paused(cluster.master_of(store.verification_key(verification_id))):
+            started = time.monotonic()
+            response = api.check(verification_id, code)
+            elapsed = time.monotonic() - started
+        assert 503 == response.status_code
+        assert response.headers["Retry-After"]
+        assert elapsed < 2.5
