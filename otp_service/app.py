@@ -21,6 +21,7 @@ from otp_service.metrics import Metrics
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
 from otp_service.redis_connection import connect, default_wait_replicas
+from otp_service.server_clock import ServerClock
 from otp_service.services import Services
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
@@ -60,10 +61,15 @@ def build_services(
         redis_client or connect(settings.redis_url, settings.redis_timeout_seconds),
         settings.redis_prefix,
         durability(settings),
+        # The system clock (of any host) defers to Redis's TIME inside the scripts; a test's own
+        # clock is the one the scripts use.
+        server_time=clock is None or isinstance(clock, SystemClock),
     )
     hasher = CodeHasher(settings.pepper, settings.argon2_profile)
     senders = build_senders(settings, store) if senders is None else senders
     clock = clock or SystemClock()
+    if store.server_time:
+        clock = ServerClock(store, clock)
     events = FanOut([_audit_trail(settings, store)])
     guard = AbuseGuard(
         lambda: limits_storage(
@@ -93,7 +99,12 @@ def _totp_service(
     # development); settings built in code without one (tests of other features) get a random one.
     keyring = TotpKeyring(settings.totp_encryption_keys or (new_key(),))
     return TotpService(
-        TotpStore(store.client, settings.redis_prefix, store.durability),
+        TotpStore(
+            store.client,
+            settings.redis_prefix,
+            store.durability,
+            server_time=store.server_time,
+        ),
         keyring,
         hasher,
         clock,

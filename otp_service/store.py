@@ -127,13 +127,19 @@ class RedisStore:
     """
 
     def __init__(
-        self, client: redis.Redis, prefix: str, durability: Durability | None = None
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        server_time: bool = False,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.durability = durability or Durability()
         self._runner = ScriptRunner(client, self.durability)
         self._scripts = register_scripts(client, SCRIPT_NAMES)
+        self.server_time = server_time
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -148,6 +154,14 @@ class RedisStore:
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )
 
+    def _now(self, now_ms: int) -> int | str:
+        """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""
+        return "" if self.server_time else now_ms
+
+    def _clock_mode(self) -> str:
+        """What a ``create`` script is told: 'server' moves the record's times onto TIME."""
+        return "server" if self.server_time else ""
+
     def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
         return self._runner.run(name, self._scripts[name], keys, args, parse)
 
@@ -160,6 +174,17 @@ class RedisStore:
         """
         with guard():
             self.client.ping()
+
+    def server_time_ms(self) -> int:
+        """
+        Redis's clock, in milliseconds since the epoch.
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            seconds, microseconds = cast(tuple[int, int], self.client.time())
+        return seconds * 1000 + microseconds // 1000
 
     def missing_scripts(self) -> list[str]:
         """The names of scripts Redis does not have cached (they load on first use)."""
@@ -212,7 +237,7 @@ class RedisStore:
         }
         flat = [item for pair in fields.items() for item in pair]
         key = self.verification_key(verification.id)
-        return self._run("create", [key], [key_ttl_ms, *flat], flag)
+        return self._run("create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
 
     def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
         """Point the destination index at ``verification_id`` if it still points at ``expected``."""
@@ -236,7 +261,7 @@ class RedisStore:
     ) -> ResendOutcome:
         """Swap in a new code hash and count a send, if the verification allows it now."""
         key = self.verification_key(verification_id)
-        args = [client, now_ms, code_hash, cooldown_ms, ttl_ms, grace_ms]
+        args = [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
         return self._run(
             "resend", [key], args, lambda reply: _resend_outcome(verification_id, reply)
         )
@@ -244,17 +269,19 @@ class RedisStore:
     def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:
         """Count one check against the verification's budget and return its code hash."""
         key = self.verification_key(verification_id)
-        return self._run("reserve_attempt", [key], [client, now_ms], _reservation)
+        return self._run("reserve_attempt", [key], [client, self._now(now_ms)], _reservation)
 
     def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
         """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
         key = self.verification_key(verification_id)
-        return self._run("approve", [key], [code_hash, now_ms], one_of("approved", "stale", "gone"))
+        return self._run(
+            "approve", [key], [code_hash, self._now(now_ms)], one_of("approved", "stale", "gone")
+        )
 
     def cancel(self, verification_id: str, client: str, now_ms: int) -> Verification | None:
         """Cancel a pending verification; None when there is none of this client to cancel."""
         key = self.verification_key(verification_id)
-        return self._run("cancel", [key], [client, now_ms], _fields_of(verification_id))
+        return self._run("cancel", [key], [client, self._now(now_ms)], _fields_of(verification_id))
 
     def approve_without_code(
         self, verification_id: str, client: str, now_ms: int
@@ -262,22 +289,22 @@ class RedisStore:
         """Approve a pending verification with checks left; None when there is none to approve."""
         key = self.verification_key(verification_id)
         return self._run(
-            "approve_without_code", [key], [client, now_ms], _fields_of(verification_id)
+            "approve_without_code", [key], [client, self._now(now_ms)], _fields_of(verification_id)
         )
 
     def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
         """Mark the verification failed if it still holds ``code_hash``."""
         key = self.verification_key(verification_id)
-        self._run("mark_failed", [key], [code_hash, now_ms], flag)
+        self._run("mark_failed", [key], [code_hash, self._now(now_ms)], flag)
 
     def lock(self, verification_id: str, now_ms: int) -> None:
         """Use up every remaining check of a pending verification (a destination lockout)."""
-        self._run("lock", [self.verification_key(verification_id)], [now_ms], flag)
+        self._run("lock", [self.verification_key(verification_id)], [self._now(now_ms)], flag)
 
     def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
-        return self._run("record_delivery", [key], [delivery_status, now_ms], flag)
+        return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
 
     # Audit stream ----------------------------------------------------------------------------
 

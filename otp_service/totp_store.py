@@ -116,12 +116,18 @@ class TotpStore:
     """
 
     def __init__(
-        self, client: redis.Redis, prefix: str, durability: Durability | None = None
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        server_time: bool = False,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self._runner = ScriptRunner(client, durability or Durability())
         self._scripts = register_scripts(client, SCRIPT_NAMES)
+        self.server_time = server_time
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -136,6 +142,14 @@ class TotpStore:
     def subject_key(self, client: str, digest: str) -> str:
         """The key of the index from (client, subject digest) to the subject's factor."""
         return SUBJECT_KEY.format(prefix=self.prefix, client=client, digest=digest)
+
+    def _now(self, now_ms: int) -> int | str:
+        """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""
+        return "" if self.server_time else now_ms
+
+    def _clock_mode(self) -> str:
+        """What a ``create`` script is told: 'server' moves the record's times onto TIME."""
+        return "server" if self.server_time else ""
 
     def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
         return self._runner.run(name, self._scripts[name], keys, args, parse)
@@ -186,7 +200,7 @@ class TotpStore:
         }
         flat = [item for pair in fields.items() for item in pair]
         key = self.factor_key(factor.id)
-        return self._run("totp_create", [key], [key_ttl_ms, *flat], flag)
+        return self._run("totp_create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
 
     def load(self, factor_id: str) -> Factor | None:
         """The factor with this id, or None when it is gone."""
@@ -206,7 +220,7 @@ class TotpStore:
     ) -> FactorReservation:
         """Count one check against the factor's failure budget and return what checking needs."""
         kind = "backup" if code_digits is None else "totp"
-        args = [client, status.value, now_ms, kind, code_digits or 0]
+        args = [client, status.value, self._now(now_ms), kind, code_digits or 0]
         args += [throttle.failures_per_window, throttle.lockout_ms]
         args += [throttle.hard_limit, throttle.hard_lockout_ms]
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
@@ -217,13 +231,13 @@ class TotpStore:
     ) -> str:
         """The replay guard: ``accepted`` if ``step`` is above the last one, else ``replayed``."""
         key = self.factor_key(factor_id)
-        args = [client, status.value, step, now_ms]
+        args = [client, status.value, step, self._now(now_ms)]
         return self._run("totp_accept", [key], args, one_of("accepted", "replayed", "gone"))
 
     def mark_verified(self, factor_id: str, client: str, now_ms: int) -> bool:
         """Make an unverified factor verified and durable; False when it is gone."""
         key = self.factor_key(factor_id)
-        return self._run("totp_mark_verified", [key], [client, now_ms], flag)
+        return self._run("totp_mark_verified", [key], [client, self._now(now_ms)], flag)
 
     def delete(self, factor_id: str, client: str, status: FactorStatus | None = None) -> str | None:
         """Delete a factor of this client (of this status); its subject digest, or None."""
@@ -239,14 +253,14 @@ class TotpStore:
         """Replace the factor's backup codes by ``hashes``; False when no verified factor."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
         pairs = [item for slot, code_hash in enumerate(hashes) for item in (slot, code_hash)]
-        return self._run("totp_set_backup_codes", keys, [client, now_ms, *pairs], flag)
+        return self._run("totp_set_backup_codes", keys, [client, self._now(now_ms), *pairs], flag)
 
     def use_backup_code(
         self, factor_id: str, client: str, slot: str, code_hash: str, now_ms: int
     ) -> str:
         """Use up one backup code: ``accepted``, ``used`` or ``gone``."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
-        args = [client, slot, code_hash, now_ms]
+        args = [client, slot, code_hash, self._now(now_ms)]
         return self._run("totp_use_backup_code", keys, args, one_of("accepted", "used", "gone"))
 
     # Key rotation ----------------------------------------------------------------------------
