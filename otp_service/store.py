@@ -186,6 +186,25 @@ class RedisStore:
             seconds, microseconds = cast(tuple[int, int], self.client.time())
         return seconds * 1000 + microseconds // 1000
 
+    def replication(self) -> list[tuple[str, int]] | None:
+        """
+        ``(role, connected replicas)`` of each master the service writes to (every master of a
+        Cluster); None when Redis refuses ``INFO`` (a managed Redis may).
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            try:
+                if hasattr(self.client, "node_client"):  # a Cluster: ask every master
+                    replies = self.client.info("replication", target_nodes="primaries")
+                    infos = list(cast(dict[str, dict[str, Any]], replies).values())
+                else:
+                    infos = [cast(dict[str, Any], self.client.info("replication"))]
+            except redis.ResponseError:
+                return None
+        return [(str(info["role"]), int(info.get("connected_slaves", 0))) for info in infos]
+
     def missing_scripts(self) -> list[str]:
         """The names of scripts Redis does not have cached (they load on first use)."""
         with guard():

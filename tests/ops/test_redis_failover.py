@@ -191,3 +191,37 @@ class TestClusterFailsClosedInTime:
         assert 503 == response.status_code
         assert response.headers["Retry-After"]
         assert elapsed < 2.5
+
+
+class TestReadinessReportsReplication:
+    """/readyz says what writes rely on, and is not ready when they cannot be acknowledged."""
+
+    def test_ready_when_the_replicas_asked_for_are_connected(
+        self, sentinel: LocalSentinel, settings: Settings, clock: FakeClock
+    ) -> None:
+        """Sentinel, one replica, the default WAIT 1: ready, and the state is shown."""
+        response = app_on(sentinel.url, settings, clock, CapturingSender()).test_client()
+        body = response.get("/readyz").get_json()
+        assert "replication" in body["ok"]
+        assert {"role": "master", "connected_replicas": 1, "wait_replicas": 1} == body[
+            "replication"
+        ]
+
+    def test_not_ready_when_fewer_replicas_than_asked_are_connected(
+        self, sentinel: LocalSentinel, settings: Settings, clock: FakeClock
+    ) -> None:
+        """OTP_REDIS_WAIT_REPLICAS=2 with one replica: 503, and ``failing`` says why."""
+        settings = replace(settings, redis_wait_replicas=2)
+        response = app_on(sentinel.url, settings, clock, CapturingSender()).test_client()
+        ready = response.get("/readyz")
+        assert 503 == ready.status_code
+        assert "OTP_REDIS_WAIT_REPLICAS" in ready.get_json()["failing"]["replication"]
+
+    def test_a_cluster_reports_its_fewest_replicas(
+        self, cluster: LocalCluster, settings: Settings, clock: FakeClock
+    ) -> None:
+        """Every Cluster master has its replica: ready with the default WAIT 1."""
+        response = app_on(cluster.url, settings, clock, CapturingSender()).test_client()
+        body = response.get("/readyz").get_json()
+        assert "replication" in body["ok"], body
+        assert 1 == body["replication"]["connected_replicas"]
