@@ -73,7 +73,10 @@ def build_services(
     events = FanOut([_audit_trail(settings, store)])
     guard = AbuseGuard(
         lambda: limits_storage(
-            settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_timeout_seconds,
+            store.durability,
         ),
         events,
         sms_country_limit=settings.sms_country_limit,

@@ -10,7 +10,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -118,6 +118,10 @@ class _DiscardingSentinelConnection(SentinelManagedConnection):
     def read_response(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["disconnect_on_error"] = True
         return super().read_response(*args, **kwargs)
+
+
+#: The connection class of Sentinel pools (the ``limits`` storage takes it too).
+SENTINEL_CONNECTION_CLASS: Final = _DiscardingSentinelConnection
 
 
 def default_wait_replicas(url: str) -> int:

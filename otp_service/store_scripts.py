@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -140,7 +141,53 @@ class ScriptRunner:
 
 def node_for(client: redis.Redis, key: str) -> redis.Redis:
     """The client that talks to the node holding ``key``: ``client`` itself but on a Cluster."""
+    if isinstance(client, RedisCluster):  # the ``limits`` library's own Cluster client
+        node = client.get_node_from_key(key)
+        return client.get_redis_connection(node)
     cluster_node = getattr(client, "node_client", None)
     if cluster_node is None:
         return client
     return cast(redis.Redis, cluster_node(key))
+
+
+#: The scripts through which a ``limits`` Redis storage writes (``limits`` 5).
+LIMITS_WRITE_SCRIPTS: Final = (
+    "lua_acquire_moving_window",
+    "lua_acquire_sliding_window",
+    "lua_incr_expire",
+)
+
+
+def acknowledge_limit_writes(storage: Any, durability: Durability) -> None:
+    """
+    Make a ``limits`` Redis storage's writes acknowledged like the service's own: each of its
+    write scripts runs through a ``ScriptRunner`` (``WAIT`` in the same pipeline, on the node of
+    the key). Reads and ``clear`` (a reset: losing one only limits more) stay as they are.
+
+    Raises:
+        TypeError: the storage has not the scripts this relies on (another ``limits`` version).
+    """
+    if durability.wait_replicas <= 0:
+        return
+    runner = ScriptRunner(storage.get_connection(), durability)
+    for name in LIMITS_WRITE_SCRIPTS:
+        script = getattr(storage, name, None)
+        if not isinstance(script, Script):
+            raise TypeError(f"the limits storage has no script {name}")
+        setattr(storage, name, _AcknowledgedScript(runner, name, script))
+
+
+@dataclass(frozen=True, slots=True)
+class _AcknowledgedScript:
+    """A ``limits`` script, called as ``limits`` calls it, run acknowledged."""
+
+    runner: ScriptRunner
+    name: str
+    script: Script
+
+    def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self.runner.run(f"limits {self.name}", self.script, keys, args, _any_reply)
+
+
+def _any_reply(reply: Any) -> Any:
+    return reply

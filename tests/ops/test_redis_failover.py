@@ -18,9 +18,12 @@ from dataclasses import replace
 import pytest
 import redis
 from flask import Flask
+from limits import parse
+from limits.strategies import MovingWindowRateLimiter
 from redis.sentinel import SentinelConnectionPool
 
 from otp_service import create_app
+from otp_service.abuse import limits_storage
 from otp_service.embedded_redis import EmbeddedRedis
 from otp_service.errors import StoreUnavailable
 from otp_service.models import Channel
@@ -225,3 +228,25 @@ class TestReadinessReportsReplication:
         body = response.get("/readyz").get_json()
         assert "replication" in body["ok"], body
         assert 1 == body["replication"]["connected_replicas"]
+
+
+class TestRateLimitWritesAreAcknowledged:
+    """The ``limits`` storage's writes wait for replicas too; reads and resets do not."""
+
+    def test_a_hit_is_503_while_no_replica_acknowledges(self, sentinel: LocalSentinel) -> None:
+        """Sentinel: a hit counts when the replica has it, and is StoreUnavailable when paused."""
+        storage = limits_storage(sentinel.url, "ack", 2.0, Durability(1, 300))
+        limiter = MovingWindowRateLimiter(storage)
+        item = parse("5/minute")
+        assert limiter.hit(item, "ack", phone())
+        assert sentinel.replica is not None
+        with paused(sentinel.replica), pytest.raises(StoreUnavailable):
+            limiter.hit(item, "ack", phone())
+
+    def test_hits_on_a_cluster_wait_on_the_node_of_their_key(self, cluster: LocalCluster) -> None:
+        """Cluster: each hit's WAIT goes to the master of its key (elsewhere it would fail)."""
+        storage = limits_storage(cluster.url, "ack", 2.0, Durability(1, 1000))
+        limiter = MovingWindowRateLimiter(storage)
+        item = parse("5/minute")
+        assert all(limiter.hit(item, "ack", phone()) for _ in range(12))
+        assert 1 == storage.incr("consecutive/ack", 60)
