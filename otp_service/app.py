@@ -46,7 +46,10 @@ def durability(settings: Settings) -> Durability:
     replicas = settings.redis_wait_replicas
     if replicas is None:
         replicas = default_wait_replicas(settings.redis_url)
-    return Durability(replicas, settings.redis_wait_timeout_ms)
+    timeout_ms = settings.redis_wait_timeout_ms
+    if timeout_ms is None:
+        timeout_ms = min(500, int(settings.redis_timeout_seconds * 500))
+    return Durability(replicas, max(timeout_ms, 1))
 
 
 def build_services(
