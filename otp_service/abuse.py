@@ -49,12 +49,14 @@ def limits_storage(
 ) -> Storage:
     """
     The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped, its
-    writes acknowledged by ``durability``'s replicas, and (on Sentinel) connections that are
-    dropped when a reply times out.
+    writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
+    connections that are dropped when a reply times out.
     """
     options: dict[str, Any] = {}
     if redis_url.lower().startswith("redis+sentinel://"):
         options["connection_class"] = SENTINEL_CONNECTION_CLASS
+        # Counts are read from the master: a replica may not have the last hits yet.
+        options["use_replicas"] = False
     storage = storage_from_string(
         redis_url,
         key_prefix=f"{prefix}:rl",

@@ -243,6 +243,12 @@ class TestRateLimitWritesAreAcknowledged:
         with paused(sentinel.replica), pytest.raises(StoreUnavailable):
             limiter.hit(item, "ack", phone())
 
+    def test_counts_are_read_from_the_master(self, sentinel: LocalSentinel) -> None:
+        """Sentinel: the storage reads where it writes (a replica may lag behind)."""
+        storage = limits_storage(sentinel.url, "ack", 2.0, Durability(1, 300))
+        master = storage.get_connection(readonly=True).connection_pool  # type: ignore[attr-defined]
+        assert master.is_master
+
     def test_hits_on_a_cluster_wait_on_the_node_of_their_key(self, cluster: LocalCluster) -> None:
         """Cluster: each hit's WAIT goes to the master of its key (elsewhere it would fail)."""
         storage = limits_storage(cluster.url, "ack", 2.0, Durability(1, 1000))
