@@ -138,6 +138,28 @@ class TestAcknowledgedWrites:
         assert not pool._available_connections
 
 
+class TestRediscovery:
+    """A Sentinel pool forgets its master after a failure, so the next command asks again."""
+
+    def test_a_timeout_drops_the_pooled_connections(self, sentinel: LocalSentinel) -> None:
+        """Idle connections to the master and its address are dropped after a timed-out script."""
+        client = connect(sentinel.url, 0.3)
+        runner = ScriptRunner(client, Durability(wait_replicas=0))
+        script = client.register_script("return 'done'")
+        pool = client.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        held = [pool.get_connection() for _ in range(3)]
+        for connection in held:
+            pool.release(connection)
+        pause(sentinel.master_port(), PASSWORD, 600)
+        with pytest.raises(StoreUnavailable):
+            runner.run("probe", script, ["x"], [], one_of("done"))
+        assert pool.master_address is None
+        assert not pool._available_connections
+        time.sleep(0.5)  # the pause ends
+        assert "done" == runner.run("probe", script, ["x"], [], one_of("done"))
+
+
 class TestStrictReplies:
     """Only the literal success value approves; any other reply is a 503 and a log line."""
 
