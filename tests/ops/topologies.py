@@ -204,6 +204,7 @@ class LocalSentinel:
                     client.config_set("requirepass", PASSWORD)
             self._start_sentinel()
             wait_until(self._knows_the_replica, 15, "the Sentinel sees the replica")
+            wait_until(self._replica_acknowledges, 15, "the replica acknowledges writes")
         except BaseException:
             self.stop()
             raise
@@ -248,6 +249,11 @@ class LocalSentinel:
             and "s_down" not in dict(zip(entry[::2], entry[1::2], strict=True)).get("flags", "")
             for entry in replicas
         )
+
+    def _replica_acknowledges(self) -> bool:
+        with redis.Redis(port=self.master.port, password=PASSWORD, socket_timeout=2) as master:
+            master.execute_command("FUNCTION", "FLUSH")  # a write with no key (nothing to flush)
+            return bool(master.execute_command("WAIT", 1, 1000) >= 1)
 
     def master_port(self) -> int:
         """The port of the master, as the Sentinel names it now."""
