@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import idna
+
 
 class Channel(enum.StrEnum):
     """How a code reaches a person."""
@@ -172,12 +174,31 @@ def seconds_until(until_ms: int, now_ms: int) -> int:
     return max(math.ceil((until_ms - now_ms) / 1000), 1)
 
 
+def canonical_destination(to: str) -> str:
+    """
+    The form limits, lockouts and the pending-verification index know a destination by.
+
+    An email address: lowercase, the domain in IDNA (ASCII) form, a ``+tag`` removed, so that
+    ``Victim+x@Corp.example`` is ``victim@corp.example``. A phone number (E.164) is itself.
+    """
+    local, at, domain = to.rpartition("@")
+    if not at:
+        return to
+    local = local.split("+", 1)[0].lower()
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        domain = domain.lower()
+    return f"{local}@{domain.lower()}"
+
+
 def destination_digest(to: str) -> str:
     """
-    What keys name a destination by, never the destination itself: the first 128 bits of its
-    SHA-256 in base64url (22 characters; 64 hex characters would cost memory in every key).
+    What keys name a destination by, never the destination itself: the first 128 bits of the
+    SHA-256 of its canonical form in base64url (22 characters; 64 hex characters would cost
+    memory in every key).
     """
-    digest = hashlib.sha256(to.encode()).digest()[:16]
+    digest = hashlib.sha256(canonical_destination(to).encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -78,7 +78,7 @@ class SmtpEmailSender:
         """
         email = self._compose(message)
         try:
-            self._transmit(email)
+            self._transmit(email, message.to)
         except smtplib.SMTPRecipientsRefused as error:
             raise _recipient_refused(error, message.to) from error
         except smtplib.SMTPAuthenticationError as error:
@@ -109,7 +109,7 @@ class SmtpEmailSender:
             raise DeliveryFailed("The email could not be composed.", retryable=False) from error
         return email
 
-    def _transmit(self, email: EmailMessage) -> None:
+    def _transmit(self, email: EmailMessage, recipient: str) -> None:
         if self._tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 self._host, self._port, timeout=self._timeout_seconds, context=self._ssl_context
@@ -121,7 +121,8 @@ class SmtpEmailSender:
                 smtp.starttls(context=self._ssl_context)
             if self._login is not None:
                 smtp.login(*self._login)
-            smtp.send_message(email)
+            # The validated address is the envelope recipient, not what a parser reads from To:.
+            smtp.send_message(email, to_addrs=[recipient])
 
 
 def _reply_text(reply: bytes | str) -> str:

@@ -1,0 +1,122 @@
+"""
+Hardening found by an outside review: canonical destination keys, counted starts, a new
+verification after max attempts, strict end-user IPs, free text without separators, dev pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+
+from otp_service import create_app
+from otp_service.models import Channel, Policy
+from otp_service.settings import Settings
+from tests.conftest import make_clients
+from tests.support import PHONE, Api, CapturingSender, FakeClock
+
+AppFactory = Callable[..., Api]
+
+
+@pytest.fixture(name="make_api")
+def _make_api(settings: Settings, clock: FakeClock, redis_client: redis.Redis) -> AppFactory:
+    """An Api whose clients share ``policy`` and whose settings take ``changes``."""
+
+    def make(policy: Policy | None = None, **changes: Any) -> Api:
+        changed = dataclasses.replace(
+            settings, api_keys=make_clients(policy or Policy(resend_cooldown_seconds=0)), **changes
+        )
+        sender = CapturingSender()
+        app: Flask = create_app(
+            changed, clock=clock, senders={Channel.SMS: sender, Channel.EMAIL: sender}
+        )
+        return Api(app.test_client(), sender)
+
+    return make
+
+
+def _phone(n: int) -> str:
+    return f"+1415555{n:04d}"
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+
+
+def _limit(response: Any) -> str:
+    assert 429 == response.status_code, response.get_json()
+    return str(response.get_json()["limit"])
+
+
+class TestCanonicalEmail:
+    def test_case_and_tag_forms_share_the_pending_verification(self, make_api: AppFactory) -> None:
+        """Another case or +tag of an address resends the pending verification, not a new one."""
+        api = make_api()
+        first = api.start("Victim+a@Corp.example", "email")
+        assert 201 == first.status_code
+        again = api.start("victim@corp.example", "email")
+        assert (200, first.get_json()["id"]) == (again.status_code, again.get_json()["id"])
+        assert ["Victim+a@corp.example"] * 2 == [m.to for m in api.sender.sent]
+
+    def test_case_forms_share_the_send_limit(self, make_api: AppFactory) -> None:
+        """Each case form does not get its own sends a day."""
+        api = make_api(Policy(resend_cooldown_seconds=0, destination_sends="2/day"))
+        forms = ["victim@corp.example", "VICTIM@corp.example", "Victim+x@CORP.example"]
+        first, second, third = (api.start(to, "email") for to in forms)
+        assert [201, 200] == [first.status_code, second.status_code]
+        assert "destination_sends" == _limit(third)
+
+    def test_case_forms_share_the_failure_lockout(self, make_api: AppFactory) -> None:
+        """Wrong codes for one form lock every form of the address."""
+        api = make_api(Policy(resend_cooldown_seconds=0, destination_failures="2/hour"))
+        verification_id, code = api.started("victim@corp.example", Channel.EMAIL)
+        for _ in range(2):
+            api.check(verification_id, _wrong(code))
+        assert "destination_failures" == _limit(api.start("Victim@corp.example", "email"))
+
+
+class TestCountedStarts:
+    def test_refused_starts_use_no_client_quota(self, make_api: AppFactory) -> None:
+        """Resends refused for their cooldown do not use the client's starts."""
+        api = make_api(Policy(resend_cooldown_seconds=60, client_starts="2/minute"))
+        assert 201 == api.start(_phone(1)).status_code
+        refused = [api.start(_phone(1)) for _ in range(5)]
+        assert {"/problems/resend-too-soon"} == {r.get_json()["type"] for r in refused}
+        assert 201 == api.start(_phone(2)).status_code
+        assert "client_starts" == _limit(api.start(_phone(3)))
+
+
+class TestNewVerificationAfterMaxAttempts:
+    def test_start_after_max_attempts_creates_a_new_verification(
+        self, make_api: AppFactory
+    ) -> None:
+        """As in Twilio: the used-up verification stays failed, a new one gets a new id."""
+        api = make_api(Policy(resend_cooldown_seconds=0, max_attempts=2))
+        first, code = api.started()
+        assert [1, 0] == [
+            api.check(first, _wrong(code)).get_json()["attempts_remaining"] for _ in range(2)
+        ]
+        second = api.start()
+        assert 201 == second.status_code, second.get_json()
+        assert first != second.get_json()["id"]
+        assert (
+            "approved"
+            == api.check(second.get_json()["id"], api.sender.last_code(PHONE)).get_json()["status"]
+        )
+        assert 429 == api.check(first, code).status_code
+
+    def test_destination_failure_window_still_bounds_guessing(self, make_api: AppFactory) -> None:
+        """New verifications do not reset the per-destination failure window."""
+        api = make_api(
+            Policy(resend_cooldown_seconds=0, max_attempts=2, destination_failures="3/hour")
+        )
+        first, code = api.started()
+        for _ in range(2):
+            api.check(first, _wrong(code))
+        second, code = api.started()
+        api.check(second, _wrong(code))
+        assert "destination_failures" == _limit(api.start())
