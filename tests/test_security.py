@@ -120,3 +120,19 @@ class TestNewVerificationAfterMaxAttempts:
         second, code = api.started()
         api.check(second, _wrong(code))
         assert "destination_failures" == _limit(api.start())
+
+
+class TestStrictInput:
+    @pytest.mark.parametrize("ip", [12, 3405803783, 1.5, True])
+    def test_context_ip_as_a_number_is_422(self, make_api: AppFactory, ip: object) -> None:
+        """``{"ip": 12}`` is not read as 0.0.0.12: an address is a string."""
+        response = make_api().start(context={"ip": ip})
+        assert 422 == response.status_code, response.get_json()
+
+    @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x07"])
+    def test_separators_in_free_text_are_4xx(self, make_api: AppFactory, separator: str) -> None:
+        """A line or paragraph separator or a control character in free text: 422, no send."""
+        api = make_api()
+        response = api.start(context={"user_agent": f"Mozilla{separator}5.0"})
+        assert 422 == response.status_code, response.get_json()
+        assert [] == api.sender.sent
