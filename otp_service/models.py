@@ -63,6 +63,9 @@ class Policy:
     destination_failures: str = "10/hour"
     #: ISO 3166 codes SMS may go to; empty means every country.
     sms_allowed_countries: frozenset[str] = frozenset()
+    #: Whether ``context.ip`` (``DeviceIp``) is believed; None: when the key can do more than
+    #: start (a server's key, not a mobile app's).
+    trust_context_ip: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,13 @@ class Client:
     key_sha256: str
     scopes: frozenset[Scope]
     policy: Policy = field(default_factory=Policy)
+
+    @property
+    def trusts_context_ip(self) -> bool:
+        """Whether the end-user IP this client passes is believed (see ``Policy``)."""
+        if self.policy.trust_context_ip is not None:
+            return self.policy.trust_context_ip
+        return self.scopes != {Scope.START}
 
 
 @dataclass(frozen=True, slots=True)

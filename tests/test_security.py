@@ -17,7 +17,7 @@ from otp_service import create_app
 from otp_service.models import Channel, Policy
 from otp_service.settings import Settings
 from tests.conftest import make_clients
-from tests.support import PHONE, Api, CapturingSender, FakeClock
+from tests.support import KEYS, PHONE, Api, CapturingSender, FakeClock
 
 AppFactory = Callable[..., Api]
 
@@ -136,3 +136,59 @@ class TestStrictInput:
         response = api.start(context={"user_agent": f"Mozilla{separator}5.0"})
         assert 422 == response.status_code, response.get_json()
         assert [] == api.sender.sent
+
+
+class TestEndUserIp:
+    @pytest.mark.parametrize(
+        "spellings",
+        [
+            ["203.0.113.7", "::ffff:203.0.113.7"],
+            ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"],
+            ["fe80::1%1", "fe80::1%2", "fe80::1%eth0"],
+        ],
+    )
+    def test_one_person_is_one_key(self, make_api: AppFactory, spellings: list[str]) -> None:
+        """IPv4-mapped is IPv4, zone ids are dropped, IPv6 counts per /64."""
+        api = make_api(Policy(ip_starts="1/hour"))
+        first = api.start(_phone(1), context={"ip": spellings[0]})
+        assert 201 == first.status_code, first.get_json()
+        for n, spelling in enumerate(spellings[1:], start=2):
+            assert "ip_starts" == _limit(api.start(_phone(n), context={"ip": spelling}))
+
+    def test_ipv6_prefix_length_is_configurable(self, make_api: AppFactory) -> None:
+        """With OTP_IPV6_PREFIX_LENGTH=128, two addresses of one /64 are two people."""
+        api = make_api(Policy(ip_starts="1/hour"), ipv6_prefix_length=128)
+        assert 201 == api.start(_phone(1), context={"ip": "2001:db8::1"}).status_code
+        assert 201 == api.start(_phone(2), context={"ip": "2001:db8::2"}).status_code
+
+    def test_start_only_key_cannot_choose_its_ip(self, make_api: AppFactory) -> None:
+        """A start-only key's context.ip is ignored: its peer address is counted instead."""
+        api = make_api(Policy(ip_starts="1/hour"))
+        body = {"to": _phone(1), "channel": "sms", "context": {"ip": "203.0.113.1"}}
+        headers = {"Authorization": "Bearer " + KEYS["starter"]}
+        assert 201 == api.http.post("/v1/verifications", json=body, headers=headers).status_code
+        body = {"to": _phone(2), "channel": "sms", "context": {"ip": "203.0.113.2"}}
+        refused = api.http.post("/v1/verifications", json=body, headers=headers)
+        assert "ip_starts" == _limit(refused)
+
+    def test_forwarded_for_only_from_trusted_proxies(self, make_api: AppFactory) -> None:
+        """X-Forwarded-For from a peer outside OTP_TRUSTED_PROXY_CIDRS is not believed."""
+        api = make_api(
+            Policy(ip_starts="1/hour"), trusted_proxies=1, trusted_proxy_cidrs=("10.0.0.0/8",)
+        )
+        outsider = {"REMOTE_ADDR": "198.51.100.66"}
+        for n, forwarded in enumerate(["192.0.2.1", "192.0.2.2"]):
+            response = api.http.post(
+                "/v1/verifications",
+                json={"to": _phone(n), "channel": "sms"},
+                headers={"Authorization": "Bearer " + KEYS["acme"], "X-Forwarded-For": forwarded},
+                environ_base=outsider,
+            )
+            assert [201, 429][n] == response.status_code, response.get_json()
+        proxied = api.http.post(
+            "/v1/verifications",
+            json={"to": _phone(5), "channel": "sms"},
+            headers={"Authorization": "Bearer " + KEYS["acme"], "X-Forwarded-For": "192.0.2.3"},
+            environ_base={"REMOTE_ADDR": "10.1.2.3"},
+        )
+        assert 201 == proxied.status_code, proxied.get_json()
