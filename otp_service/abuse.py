@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
-from typing import Final
+from typing import Any, Final
 
 import limits
 from limits.errors import StorageError
@@ -23,6 +23,8 @@ from limits.strategies import MovingWindowRateLimiter
 from otp_service.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.events import Event, EventKind, EventSink, FanOut
 from otp_service.models import Channel, Client, destination_digest
+from otp_service.redis_connection import SENTINEL_CONNECTION_CLASS
+from otp_service.store_scripts import Durability, acknowledge_limit_writes
 
 logger = logging.getLogger("otp_service.abuse")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
@@ -42,17 +44,30 @@ def _fail_closed() -> Iterator[None]:
         raise StoreUnavailable("the rate-limit store is unavailable") from error
 
 
-def limits_storage(redis_url: str, prefix: str, timeout_seconds: float) -> Storage:
-    """The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped."""
+def limits_storage(
+    redis_url: str, prefix: str, timeout_seconds: float, durability: Durability | None = None
+) -> Storage:
+    """
+    The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped, its
+    writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
+    connections that are dropped when a reply times out.
+    """
+    options: dict[str, Any] = {}
+    if redis_url.lower().startswith("redis+sentinel://"):
+        options["connection_class"] = SENTINEL_CONNECTION_CLASS
+        # Counts are read from the master: a replica may not have the last hits yet.
+        options["use_replicas"] = False
     storage = storage_from_string(
         redis_url,
         key_prefix=f"{prefix}:rl",
         wrap_exceptions=True,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
+        **options,
     )
     if not isinstance(storage, Storage):
         raise TypeError(f"{redis_url.split(':')[0]} is not a synchronous limits storage")
+    acknowledge_limit_writes(storage, durability or Durability())
     return storage
 
 

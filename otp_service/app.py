@@ -22,10 +22,12 @@ from otp_service.ip_addresses import Network, is_in, parse_networks
 from otp_service.metrics import Metrics
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
-from otp_service.redis_connection import connect
+from otp_service.redis_connection import connect, default_wait_replicas
+from otp_service.server_clock import ServerClock
 from otp_service.services import Services
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
+from otp_service.store_scripts import Durability
 from otp_service.totp import TotpService
 from otp_service.totp_keys import TotpKeyring, new_key
 from otp_service.totp_store import TotpStore
@@ -44,6 +46,17 @@ def _audit_trail(settings: Settings, store: RedisStore) -> AuditTrail:
     return AuditTrail(lambda fields: store.append_audit(fields, settings.audit_stream_maxlen))
 
 
+def durability(settings: Settings) -> Durability:
+    """How many replicas acknowledge each write: the setting, else what the URL's topology has."""
+    replicas = settings.redis_wait_replicas
+    if replicas is None:
+        replicas = default_wait_replicas(settings.redis_url)
+    timeout_ms = settings.redis_wait_timeout_ms
+    if timeout_ms is None:
+        timeout_ms = min(500, int(settings.redis_timeout_seconds * 500))
+    return Durability(replicas, max(timeout_ms, 1))
+
+
 def build_services(
     settings: Settings,
     *,
@@ -55,14 +68,23 @@ def build_services(
     store = RedisStore(
         redis_client or connect(settings.redis_url, settings.redis_timeout_seconds),
         settings.redis_prefix,
+        durability(settings),
+        # The system clock (of any host) defers to Redis's TIME inside the scripts; a test's own
+        # clock is the one the scripts use.
+        server_time=clock is None or isinstance(clock, SystemClock),
     )
     hasher = CodeHasher(settings.pepper, settings.argon2_profile)
     senders = build_senders(settings, store) if senders is None else senders
     clock = clock or SystemClock()
+    if store.server_time:
+        clock = ServerClock(store, clock)
     events = FanOut([_audit_trail(settings, store)])
     guard = AbuseGuard(
         lambda: limits_storage(
-            settings.redis_url, settings.redis_prefix, settings.redis_timeout_seconds
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_timeout_seconds,
+            store.durability,
         ),
         events,
         sms_country_limit=settings.sms_country_limit,
@@ -88,7 +110,12 @@ def _totp_service(
     # development); settings built in code without one (tests of other features) get a random one.
     keyring = TotpKeyring(settings.totp_encryption_keys or (new_key(),))
     return TotpService(
-        TotpStore(store.client, settings.redis_prefix),
+        TotpStore(
+            store.client,
+            settings.redis_prefix,
+            store.durability,
+            server_time=store.server_time,
+        ),
         keyring,
         hasher,
         clock,

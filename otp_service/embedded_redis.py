@@ -74,6 +74,18 @@ class EmbeddedRedis:
         """The ``redis://`` URL of this server."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int:
+        """
+        The server's process id (for fault tests that pause it).
+
+        Raises:
+            RuntimeError: the server is not running.
+        """
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def start(self, timeout_seconds: float = 10.0) -> EmbeddedRedis:
         """
         Start the server and wait until it answers PING.

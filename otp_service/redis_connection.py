@@ -10,7 +10,7 @@ import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Final, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -19,7 +19,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 
 
 def connect(url: str, timeout_seconds: float) -> redis.Redis:
@@ -100,8 +100,47 @@ def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
     # back off for seconds per Sentinel before the request could fail closed.
     sentinel_options = {**auth, **timeouts, "retry": Retry(NoBackoff(), 0)}
     sentinel = Sentinel(nodes.hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
-    master = sentinel.master_for(service, **auth, **options)  # type: ignore[no-untyped-call]
+    master = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service, connection_class=_DiscardingSentinelConnection, **auth, **options
+    )
     return cast(redis.Redis, master)
+
+
+class _DiscardingSentinelConnection(SentinelManagedConnection):
+    """
+    A Sentinel-managed connection that, like a plain one, disconnects when reading a reply fails.
+
+    redis-py's ``SentinelManagedConnection`` reads with ``disconnect_on_error=False``: after a
+    socket timeout the connection went back to the pool still owing its reply, and the next
+    caller on it read that reply instead of its own.
+    """
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["disconnect_on_error"] = True
+        return super().read_response(*args, **kwargs)
+
+
+#: The connection class of Sentinel pools (the ``limits`` storage takes it too).
+SENTINEL_CONNECTION_CLASS: Final = _DiscardingSentinelConnection
+
+
+def default_wait_replicas(url: str) -> int:
+    """How many replicas acknowledge each write by default: 1 where the URL names replicas."""
+    scheme = url.partition("://")[0].lower()
+    return 1 if scheme in ("redis+sentinel", "redis+cluster") else 0
+
+
+def forget_master(client: redis.Redis) -> None:
+    """
+    Drop a Sentinel pool's idle connections and its master address, so the next command asks
+    the Sentinels again; connections in use are dropped when they come back to the pool (they
+    no longer belong to its master). Other topologies need nothing: a plain connection that
+    failed is already closed, and a Cluster client re-reads the slots itself.
+    """
+    pool = getattr(client, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        pool.disconnect(inuse_connections=False)
+        pool.reset()  # type: ignore[no-untyped-call]
 
 
 def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
@@ -112,7 +151,7 @@ def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
 
     def build() -> RedisCluster:
         startup_nodes = [ClusterNode(*host) for host in nodes.hosts]  # type: ignore[no-untyped-call]
-        return RedisCluster(
+        return _FailFastCluster(
             startup_nodes=startup_nodes,
             retry=options["retry"],
             username=nodes.username,
@@ -123,6 +162,18 @@ def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
     # RedisStore is typed for redis.Redis; a RedisCluster serves every command it sends (each
     # script touches one slot; the dev outbox is one key).
     return cast(redis.Redis, _LazyCluster(build))
+
+
+class _FailFastCluster(RedisCluster):
+    """
+    A ``RedisCluster`` that does not try a timed-out command again: it re-reads the slots and
+    fails, so a paused master answers 503 within one socket timeout, not two or more. A dropped
+    connection is still tried again once, on the slots read afresh.
+    """
+
+    ERRORS_ALLOW_RETRY = tuple(  # type: ignore[assignment]
+        error for error in RedisCluster.ERRORS_ALLOW_RETRY if error is not redis.TimeoutError
+    )
 
 
 class _LazyCluster:
@@ -141,6 +192,27 @@ class _LazyCluster:
     def register_script(self, script: str) -> Script:
         """A script bound to this client; given as bytes, its SHA needs no encoder (no I/O)."""
         return Script(cast(redis.Redis, self), script.encode())
+
+    def node_client(self, key: str) -> redis.Redis:
+        """A client of the node that holds ``key`` now (for a pipeline that must stay on it)."""
+        cluster = self._cluster()
+        try:
+            node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            return cluster.get_redis_connection(node)
+        except RedisClusterException as error:
+            raise redis.ConnectionError(str(error)) from error
+
+    def forget_node(self, key: str) -> None:
+        """After a failure on the node of ``key``: ask the other nodes who holds which slots."""
+        cluster = self._client
+        if cluster is None:
+            return
+        try:
+            node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            cluster.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
+            cluster.nodes_manager.initialize()
+        except (redis.RedisError, RedisClusterException):
+            pass  # the next command tries again
 
     def _cluster(self) -> RedisCluster:
         with self._lock:

@@ -60,6 +60,8 @@ class Settings:
     redis_url: str = ""
     redis_prefix: str = "otp"
     redis_timeout_seconds: float = 2.0
+    redis_wait_replicas: int | None = None  # None: 1 on Sentinel and Cluster URLs, else 0
+    redis_wait_timeout_ms: int | None = None  # None: 500, at most half the Redis timeout
     pepper: bytes = b""
     api_keys: tuple[Client, ...] = ()
     sms_provider: str = "none"
@@ -215,6 +217,16 @@ class _Parser:
             "redis_url": self.raw("redis_url", secret=True) or "",
             "redis_prefix": self.raw("redis_prefix") or "otp",
             "redis_timeout_seconds": self.typed("redis_timeout_seconds", 2.0, float, "a number"),
+            "redis_wait_replicas": (
+                self.integer("redis_wait_replicas", 0, 0, 16)
+                if self.raw("redis_wait_replicas") is not None
+                else None
+            ),
+            "redis_wait_timeout_ms": (
+                self.integer("redis_wait_timeout_ms", 500, 1, 60_000)
+                if self.raw("redis_wait_timeout_ms") is not None
+                else None
+            ),
             "sms_provider": self.choice("sms_provider", "dev" if dev else "none", SMS_PROVIDERS),
             "email_provider": self.choice(
                 "email_provider", "dev" if dev else "none", EMAIL_PROVIDERS
@@ -401,6 +413,12 @@ class _Parser:
                     self.problems.append(
                         f"OTP_{name.upper()} is required with OTP_EMAIL_PROVIDER=smtp"
                     )
+        wait_timeout_ms = s.redis_wait_timeout_ms
+        if wait_timeout_ms is not None and wait_timeout_ms >= s.redis_timeout_seconds * 1000:
+            self.problems.append(
+                "OTP_REDIS_WAIT_TIMEOUT_MS must be below OTP_REDIS_TIMEOUT_SECONDS (in ms), or a"
+                " slow acknowledgement is a socket timeout"
+            )
         if s.env == "production":
             self._check_production(s)
         elif not s.redis_url:

@@ -8,17 +8,18 @@ every ``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed, DESIGN inv
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis
 from redis.commands.core import Script
 
 from otp_service.errors import StoreUnavailable
 from otp_service.models import Channel, Status, Verification, destination_digest
+from otp_service.store_scripts import Durability, ScriptRunner, flag, one_of, string_list
 
 # Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
 # slot and the same code runs on Redis Cluster.
@@ -43,6 +44,7 @@ SCRIPT_NAMES: Final = (
     "lock",
 )
 DEV_OUTBOX_LENGTH: Final = 100
+_T = TypeVar("_T")
 _STRING_FIELDS: Final = ("id", "client", "to", "locale")
 _INT_FIELDS: Final = (
     "attempts",
@@ -121,12 +123,23 @@ class RedisStore:
     Args:
         client: a ``redis.Redis`` (or cluster) client created with ``decode_responses=True``.
         prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
+        durability: how many replicas acknowledge each script's writes (none by default).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        server_time: bool = False,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.durability = durability or Durability()
+        self._runner = ScriptRunner(client, self.durability)
         self._scripts = register_scripts(client, SCRIPT_NAMES)
+        self.server_time = server_time
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -141,9 +154,16 @@ class RedisStore:
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )
 
-    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with guard():
-            return self._scripts[name](keys=keys, args=args)
+    def _now(self, now_ms: int) -> int | str:
+        """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""
+        return "" if self.server_time else now_ms
+
+    def _clock_mode(self) -> str:
+        """What a ``create`` script is told: 'server' moves the record's times onto TIME."""
+        return "server" if self.server_time else ""
+
+    def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
+        return self._runner.run(name, self._scripts[name], keys, args, parse)
 
     # Health ----------------------------------------------------------------------------------
 
@@ -154,6 +174,36 @@ class RedisStore:
         """
         with guard():
             self.client.ping()
+
+    def server_time_ms(self) -> int:
+        """
+        Redis's clock, in milliseconds since the epoch.
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            seconds, microseconds = cast(tuple[int, int], self.client.time())
+        return seconds * 1000 + microseconds // 1000
+
+    def replication(self) -> list[tuple[str, int]] | None:
+        """
+        ``(role, connected replicas)`` of each master the service writes to (every master of a
+        Cluster); None when Redis refuses ``INFO`` (a managed Redis may).
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            try:
+                if hasattr(self.client, "node_client"):  # a Cluster: ask every master
+                    replies = self.client.info("replication", target_nodes="primaries")
+                    infos = list(cast(dict[str, dict[str, Any]], replies).values())
+                else:
+                    infos = [cast(dict[str, Any], self.client.info("replication"))]
+            except redis.ResponseError:
+                return None
+        return [(str(info["role"]), int(info.get("connected_slaves", 0))) for info in infos]
 
     def missing_scripts(self) -> list[str]:
         """The names of scripts Redis does not have cached (they load on first use)."""
@@ -206,15 +256,16 @@ class RedisStore:
         }
         flat = [item for pair in fields.items() for item in pair]
         key = self.verification_key(verification.id)
-        return bool(self._run("create", [key], [key_ttl_ms, *flat]))
+        return self._run("create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
 
     def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
         """Point the destination index at ``verification_id`` if it still points at ``expected``."""
-        return bool(self._run("claim_destination", [key], [verification_id, expected, ttl_ms]))
+        args = [verification_id, expected, ttl_ms]
+        return self._run("claim_destination", [key], args, flag)
 
     def release_destination(self, key: str, verification_id: str) -> None:
         """Drop the destination index if it points at ``verification_id``."""
-        self._run("release_destination", [key], [verification_id])
+        self._run("release_destination", [key], [verification_id], flag)
 
     def resend(
         self,
@@ -229,71 +280,50 @@ class RedisStore:
     ) -> ResendOutcome:
         """Swap in a new code hash and count a send, if the verification allows it now."""
         key = self.verification_key(verification_id)
-        reply = self._run(
-            "resend", [key], [client, now_ms, code_hash, cooldown_ms, ttl_ms, grace_ms]
+        args = [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
+        return self._run(
+            "resend", [key], args, lambda reply: _resend_outcome(verification_id, reply)
         )
-        if reply[0] == "ok":
-            fields = hash_fields(reply[1:])
-            fields["id"] = verification_id
-            return ResendOutcome("ok", parse_verification(fields))
-        return ResendOutcome(reply[0], until_ms=int(reply[1]) if len(reply) > 1 else 0)
 
     def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:
         """Count one check against the verification's budget and return its code hash."""
-        reply = self._run(
-            "reserve_attempt", [self.verification_key(verification_id)], [client, now_ms]
-        )
-        if reply[0] == "ok":
-            return Reservation(
-                "ok",
-                reply[1],
-                int(reply[2]),
-                int(reply[3]),
-                to=reply[4],
-                dest_failures=int(reply[5]),
-            )
-        if reply[0] == "locked":
-            return Reservation("locked", expires_ms=int(reply[1]))
-        return Reservation(reply[0])
+        key = self.verification_key(verification_id)
+        return self._run("reserve_attempt", [key], [client, self._now(now_ms)], _reservation)
 
     def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
         """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
         key = self.verification_key(verification_id)
-        return cast(str, self._run("approve", [key], [code_hash, now_ms]))
+        return self._run(
+            "approve", [key], [code_hash, self._now(now_ms)], one_of("approved", "stale", "gone")
+        )
 
     def cancel(self, verification_id: str, client: str, now_ms: int) -> Verification | None:
         """Cancel a pending verification; None when there is none of this client to cancel."""
-        reply = self._run("cancel", [self.verification_key(verification_id)], [client, now_ms])
-        if not reply:
-            return None
-        fields = hash_fields(reply)
-        fields["id"] = verification_id
-        return parse_verification(fields)
+        key = self.verification_key(verification_id)
+        return self._run("cancel", [key], [client, self._now(now_ms)], _fields_of(verification_id))
 
     def approve_without_code(
         self, verification_id: str, client: str, now_ms: int
     ) -> Verification | None:
         """Approve a pending verification with checks left; None when there is none to approve."""
         key = self.verification_key(verification_id)
-        reply = self._run("approve_without_code", [key], [client, now_ms])
-        if not reply:
-            return None
-        fields = hash_fields(reply)
-        fields["id"] = verification_id
-        return parse_verification(fields)
+        return self._run(
+            "approve_without_code", [key], [client, self._now(now_ms)], _fields_of(verification_id)
+        )
 
     def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
         """Mark the verification failed if it still holds ``code_hash``."""
-        self._run("mark_failed", [self.verification_key(verification_id)], [code_hash, now_ms])
+        key = self.verification_key(verification_id)
+        self._run("mark_failed", [key], [code_hash, self._now(now_ms)], flag)
 
     def lock(self, verification_id: str, now_ms: int) -> None:
         """Use up every remaining check of a pending verification (a destination lockout)."""
-        self._run("lock", [self.verification_key(verification_id)], [now_ms])
+        self._run("lock", [self.verification_key(verification_id)], [self._now(now_ms)], flag)
 
     def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
-        return bool(self._run("record_delivery", [key], [delivery_status, now_ms]))
+        return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
 
     # Audit stream ----------------------------------------------------------------------------
 
@@ -325,3 +355,47 @@ class RedisStore:
         with guard():
             raw = cast(list[str], self.client.lrange(key, 0, DEV_OUTBOX_LENGTH - 1))
         return [json.loads(item) for item in raw]
+
+
+_RESERVATION_REFUSALS: Final = ("missing", "expired")
+_RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
+
+
+def _reservation(reply: Any) -> Reservation:
+    outcome = string_list(reply)[0]
+    if outcome == "ok" and len(reply) == 6:
+        attempts, max_attempts, dest_failures = int(reply[2]), int(reply[3]), int(reply[5])
+        return Reservation(
+            "ok", reply[1], attempts, max_attempts, to=reply[4], dest_failures=dest_failures
+        )
+    if outcome == "locked" and len(reply) == 2:
+        return Reservation("locked", expires_ms=int(reply[1]))
+    if outcome in _RESERVATION_REFUSALS and len(reply) == 1:
+        return Reservation(outcome)
+    raise ValueError("not a reserve_attempt reply")
+
+
+def _resend_outcome(verification_id: str, reply: Any) -> ResendOutcome:
+    outcome = string_list(reply)[0]
+    if outcome == "ok":
+        fields = hash_fields(reply[1:])
+        fields["id"] = verification_id
+        return ResendOutcome("ok", parse_verification(fields))
+    if outcome == "missing" and len(reply) == 1:
+        return ResendOutcome("missing")
+    if outcome in _RESEND_REFUSALS and len(reply) == 2:
+        return ResendOutcome(outcome, until_ms=int(reply[1]))
+    raise ValueError("not a resend reply")
+
+
+def _fields_of(verification_id: str) -> Callable[[Any], Verification | None]:
+    """A parser of a script's ``HGETALL`` reply: the verification, or None for ``{}``."""
+
+    def parse(reply: Any) -> Verification | None:
+        if not string_list(reply):
+            return None
+        fields = hash_fields(reply)
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    return parse

@@ -7,21 +7,24 @@ persist (AOF) and be backed up; ``persistence`` tells ``/readyz`` whether it doe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import redis
 
 from otp_service.store import guard, hash_fields, register_scripts
+from otp_service.store_scripts import Durability, ScriptRunner, flag, one_of, string_list
 from otp_service.totp_keys import SealedSecret
 from otp_service.totp_models import Algorithm, Factor, FactorStatus
 
 # Key schema. Every key of one factor shares the hash tag {<id>}, so each factor script touches
 # one slot (Redis Cluster). The subject index is in its own slot; steps spanning both are ordered
 # so that a failure between them is harmless (see TotpService).
+_T = TypeVar("_T")
 FACTOR_KEY: Final = "{prefix}:totp:factor:{{{id}}}"  # HASH, fields below; PX = unverified TTL
 BACKUP_KEY: Final = "{prefix}:totp:backup:{{{id}}}"  # HASH slot -> argon2 hash of a backup code
 SUBJECT_KEY: Final = "{prefix}:totp:subject:{{{client}:{digest}}}"  # STRING '<id>:<status>'
@@ -112,10 +115,19 @@ class TotpStore:
         prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        server_time: bool = False,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self._runner = ScriptRunner(client, durability or Durability())
         self._scripts = register_scripts(client, SCRIPT_NAMES)
+        self.server_time = server_time
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -131,9 +143,16 @@ class TotpStore:
         """The key of the index from (client, subject digest) to the subject's factor."""
         return SUBJECT_KEY.format(prefix=self.prefix, client=client, digest=digest)
 
-    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with guard():
-            return self._scripts[name](keys=keys, args=args)
+    def _now(self, now_ms: int) -> int | str:
+        """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""
+        return "" if self.server_time else now_ms
+
+    def _clock_mode(self) -> str:
+        """What a ``create`` script is told: 'server' moves the record's times onto TIME."""
+        return "server" if self.server_time else ""
+
+    def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
+        return self._runner.run(name, self._scripts[name], keys, args, parse)
 
     # Subject index ---------------------------------------------------------------------------
 
@@ -151,11 +170,11 @@ class TotpStore:
     ) -> bool:
         """Point the index at ``new`` if it still holds ``expected``; ``ttl_ms`` 0 = forever."""
         old = expected.value if expected else ""
-        return bool(self._run("totp_claim_subject", [key], [old, new.value, ttl_ms]))
+        return self._run("totp_claim_subject", [key], [old, new.value, ttl_ms], flag)
 
     def release_subject(self, key: str, factor_id: str) -> None:
         """Drop the subject index if it points at ``factor_id``."""
-        self._run("totp_release_subject", [key], [factor_id])
+        self._run("totp_release_subject", [key], [factor_id], flag)
 
     # Factors ---------------------------------------------------------------------------------
 
@@ -180,7 +199,8 @@ class TotpStore:
             "updated_ms": factor.created_ms,
         }
         flat = [item for pair in fields.items() for item in pair]
-        return bool(self._run("totp_create", [self.factor_key(factor.id)], [key_ttl_ms, *flat]))
+        key = self.factor_key(factor.id)
+        return self._run("totp_create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
 
     def load(self, factor_id: str) -> Factor | None:
         """The factor with this id, or None when it is gone."""
@@ -200,44 +220,30 @@ class TotpStore:
     ) -> FactorReservation:
         """Count one check against the factor's failure budget and return what checking needs."""
         kind = "backup" if code_digits is None else "totp"
-        args = [client, status.value, now_ms, kind, code_digits or 0]
+        args = [client, status.value, self._now(now_ms), kind, code_digits or 0]
         args += [throttle.failures_per_window, throttle.lockout_ms]
         args += [throttle.hard_limit, throttle.hard_lockout_ms]
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
-        reply = self._run("totp_reserve", keys, args)
-        if reply[0] == "locked":
-            return FactorReservation("locked", locked_until_ms=int(reply[1]))
-        if reply[0] == "malformed":
-            return FactorReservation("malformed", digits=int(reply[1]))
-        if reply[0] != "ok":
-            return FactorReservation("missing")
-        return FactorReservation(
-            "ok",
-            sealed=SealedSecret(reply[1], reply[2]),
-            algorithm=Algorithm(reply[3]),
-            digits=int(reply[4]),
-            last_step=int(reply[5]),
-            subject_digest=reply[6],
-            backup_hashes=hash_fields(reply[7:]) if kind == "backup" else None,
-        )
+        return self._run("totp_reserve", keys, args, functools.partial(_reservation, kind))
 
     def accept(
         self, factor_id: str, client: str, status: FactorStatus, step: int, now_ms: int
     ) -> str:
         """The replay guard: ``accepted`` if ``step`` is above the last one, else ``replayed``."""
         key = self.factor_key(factor_id)
-        return cast(str, self._run("totp_accept", [key], [client, status.value, step, now_ms]))
+        args = [client, status.value, step, self._now(now_ms)]
+        return self._run("totp_accept", [key], args, one_of("accepted", "replayed", "gone"))
 
     def mark_verified(self, factor_id: str, client: str, now_ms: int) -> bool:
         """Make an unverified factor verified and durable; False when it is gone."""
         key = self.factor_key(factor_id)
-        return bool(self._run("totp_mark_verified", [key], [client, now_ms]))
+        return self._run("totp_mark_verified", [key], [client, self._now(now_ms)], flag)
 
     def delete(self, factor_id: str, client: str, status: FactorStatus | None = None) -> str | None:
         """Delete a factor of this client (of this status); its subject digest, or None."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
         wanted = status.value if status else ""
-        return cast(str | None, self._run("totp_delete", keys, [client, wanted]))
+        return self._run("totp_delete", keys, [client, wanted], _optional_string)
 
     # Backup codes ----------------------------------------------------------------------------
 
@@ -247,15 +253,15 @@ class TotpStore:
         """Replace the factor's backup codes by ``hashes``; False when no verified factor."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
         pairs = [item for slot, code_hash in enumerate(hashes) for item in (slot, code_hash)]
-        return bool(self._run("totp_set_backup_codes", keys, [client, now_ms, *pairs]))
+        return self._run("totp_set_backup_codes", keys, [client, self._now(now_ms), *pairs], flag)
 
     def use_backup_code(
         self, factor_id: str, client: str, slot: str, code_hash: str, now_ms: int
     ) -> str:
         """Use up one backup code: ``accepted``, ``used`` or ``gone``."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
-        args = [client, slot, code_hash, now_ms]
-        return cast(str, self._run("totp_use_backup_code", keys, args))
+        args = [client, slot, code_hash, self._now(now_ms)]
+        return self._run("totp_use_backup_code", keys, args, one_of("accepted", "used", "gone"))
 
     # Key rotation ----------------------------------------------------------------------------
 
@@ -282,7 +288,8 @@ class TotpStore:
     def reseal(self, factor_id: str, old: SealedSecret, new: SealedSecret) -> bool:
         """Swap ``old`` for ``new`` if the factor still holds ``old``."""
         key = self.factor_key(factor_id)
-        return bool(self._run("totp_reseal", [key], [old.ciphertext, new.key_id, new.ciphertext]))
+        args = [old.ciphertext, new.key_id, new.ciphertext]
+        return self._run("totp_reseal", [key], args, flag)
 
     # Health ----------------------------------------------------------------------------------
 
@@ -303,3 +310,30 @@ class TotpStore:
             except redis.ResponseError:
                 return "unknown"
         return "rdb" if save.strip() else "off"
+
+
+def _reservation(kind: str, reply: Any) -> FactorReservation:
+    outcome = string_list(reply)[0]
+    if outcome == "locked" and len(reply) == 2:
+        return FactorReservation("locked", locked_until_ms=int(reply[1]))
+    if outcome == "malformed" and len(reply) == 2:
+        return FactorReservation("malformed", digits=int(reply[1]))
+    if outcome == "missing" and len(reply) == 1:
+        return FactorReservation("missing")
+    if outcome != "ok" or len(reply) < 7:
+        raise ValueError("not a totp_reserve reply")
+    return FactorReservation(
+        "ok",
+        sealed=SealedSecret(reply[1], reply[2]),
+        algorithm=Algorithm(reply[3]),
+        digits=int(reply[4]),
+        last_step=int(reply[5]),
+        subject_digest=reply[6],
+        backup_hashes=hash_fields(reply[7:]) if kind == "backup" else None,
+    )
+
+
+def _optional_string(reply: Any) -> str | None:
+    if reply is not None and not isinstance(reply, str):
+        raise ValueError("expected a string or nil")
+    return reply

@@ -292,6 +292,8 @@ class VerificationService:
         if outcome == "stale":
             # A resend replaced this code while it was checked: it is no longer valid.
             return CheckResult(verification_id, Status.PENDING, False, remaining)
+        if outcome != "approved":
+            raise StoreUnavailable(f"approve answered {outcome!r}")
         self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
         had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
         if self._guard is not None and had_failures:

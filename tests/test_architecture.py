@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "otp_service"
 OWNERS = {
     "flask": ("web/", "app.py", "cli.py"),  # cli.py: for a type annotation only
     "werkzeug": ("web/", "app.py", "cli.py"),
-    "redis": ("store.py", "totp_store.py", "redis_connection.py", "app.py"),
+    "redis": ("store.py", "store_scripts.py", "totp_store.py", "redis_connection.py", "app.py"),
     "twilio": ("delivery/twilio_sms.py",),
     "argon2": ("codes.py",),
     "pyotp": ("totp.py",),

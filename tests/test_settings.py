@@ -140,3 +140,24 @@ class TestSecrets:
         assert PEPPER not in text
         assert "hunter2" not in text
         assert "pepper=<redacted>" in text
+
+
+class TestAcknowledgedWriteSettings:
+    """The WAIT settings: read, left to the topology when unset, checked against the timeout."""
+
+    def test_unset_they_are_left_to_the_topology(self) -> None:
+        """Unset: None (1 replica on Sentinel and Cluster, 0 on one server; 500 ms at most)."""
+        settings = Settings.from_env(_production())
+        assert (None, None) == (settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
+
+    def test_they_are_read(self) -> None:
+        """Set: the numbers given."""
+        environ = _production(OTP_REDIS_WAIT_REPLICAS="2", OTP_REDIS_WAIT_TIMEOUT_MS="300")
+        settings = Settings.from_env(environ)
+        assert (2, 300) == (settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
+
+    def test_a_wait_as_long_as_the_redis_timeout_is_refused(self) -> None:
+        """A WAIT that outlasts the socket timeout would be a timeout, not a 503 on too few."""
+        environ = _production(OTP_REDIS_WAIT_TIMEOUT_MS="2000")
+        with pytest.raises(ConfigError, match="OTP_REDIS_WAIT_TIMEOUT_MS must be below"):
+            Settings.from_env(environ)

@@ -1,9 +1,14 @@
 -- Record a delivery status reported by a provider on an existing verification.
 -- KEYS[1] verification hash
--- ARGV[1] delivery status; ARGV[2] now (ms)
+-- ARGV[1] delivery status; ARGV[2] now (ms), or '' for Redis's TIME
 -- Returns 1 when recorded, 0 when the verification is gone (never re-creates it) or the status
 -- would move backwards: callbacks arrive out of order, and a late 'sent' must not hide
 -- 'delivered'. A resend clears the status, so the new message starts again from nothing.
+local now = tonumber(ARGV[2])
+if not now then  -- '' asks for the server's clock: one clock for every app host
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 local rank = {queued = 1, accepted = 1, sending = 1, sent = 2, delivered = 3, undelivered = 3,
   failed = 3}
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -13,5 +18,5 @@ local current = redis.call('HGET', KEYS[1], 'delivery_status')
 if current and rank[current] and (rank[ARGV[1]] or 0) < rank[current] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'delivery_status', ARGV[1], 'updated_ms', ARGV[2])
+redis.call('HSET', KEYS[1], 'delivery_status', ARGV[1], 'updated_ms', now)
 return 1

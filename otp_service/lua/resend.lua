@@ -1,6 +1,6 @@
 -- Send a new code for a pending verification: swap the hash, count the send, start the cooldown.
 -- KEYS[1] verification hash
--- ARGV[1] client; ARGV[2] now (ms); ARGV[3] new code hash; ARGV[4] cooldown (ms);
+-- ARGV[1] client; ARGV[2] now (ms), or '' for Redis's TIME; ARGV[3] new code hash; ARGV[4] cooldown (ms);
 -- ARGV[5] code lifetime (ms); ARGV[6] grace after expiry (ms)
 -- Returns {'ok', field, value, ...} | {'missing'} | {'locked', expires_ms}
 --         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
@@ -8,6 +8,10 @@
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'sends', 'max_sends',
   'next_send_ms', 'expires_ms', 'attempts', 'max_attempts')
 local now = tonumber(ARGV[2])
+if not now then  -- '' asks for the server's clock: one clock for every app host
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 if h[1] ~= ARGV[1] or h[2] ~= 'pending' or now >= tonumber(h[6]) then
   return {'missing'}
 end

@@ -1,7 +1,7 @@
 -- Take one check from a factor's failure budget before its code is compared.
 -- KEYS[1] factor hash; KEYS[2] backup codes hash
 -- ARGV[1] client; ARGV[2] status required ('verified' for checks, 'unverified' to activate);
--- ARGV[3] now (ms); ARGV[4] 'totp' | 'backup'; ARGV[5] digits of the TOTP code given;
+-- ARGV[3] now (ms), or '' for Redis's TIME; ARGV[4] 'totp' | 'backup'; ARGV[5] digits of the TOTP code given;
 -- ARGV[6] failures per window; ARGV[7] lockout (ms); ARGV[8] hard limit of consecutive
 -- failures; ARGV[9] hard lockout (ms)
 -- Returns {'ok', key_id, secret, algorithm, digits, last_step, subject_digest, slot, hash, ...}
@@ -16,6 +16,10 @@ if h[1] ~= ARGV[1] or h[2] ~= ARGV[2] then
   return {'missing'}
 end
 local now = tonumber(ARGV[3])
+if not now then  -- '' asks for the server's clock: one clock for every app host
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
 if tonumber(h[3]) > 0 and now >= tonumber(h[3]) then
   return {'missing'}
 end

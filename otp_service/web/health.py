@@ -26,9 +26,16 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     """The body of ``GET /readyz``: what was checked and passed, what fails, what to look at."""
 
-    ok: list[str] = Field(description="Checks that passed: `redis`, `scripts`, `persistence`.")
+    ok: list[str] = Field(
+        description="Checks that passed: `redis`, `scripts`, `replication`, `persistence`."
+    )
     failing: dict[str, str] = Field(description="Check → why it fails; empty when ready.")
     warnings: dict[str, str] = Field(default_factory=dict, description="Not failing, but look.")
+    replication: dict[str, str | int] = Field(
+        default_factory=dict,
+        description="What writes rely on: `role`, the fewest `connected_replicas` of a master,"
+        " and `wait_replicas` (OTP_REDIS_WAIT_REPLICAS) that must acknowledge each write.",
+    )
 
 
 OPERATIONS: Final = (
@@ -64,6 +71,7 @@ def readyz() -> Response:
     ok: list[str] = []
     failing: dict[str, str] = {}
     warnings: dict[str, str] = {}
+    replication: dict[str, str | int] = {}
     store = services().store
     try:
         store.ping()
@@ -71,11 +79,13 @@ def readyz() -> Response:
         if store.missing_scripts():
             store.load_scripts()
         ok.append("scripts")
+        replication = _check_replication(ok, failing, warnings)
         _check_persistence(ok, warnings)
     except StoreUnavailable:
         count_store_error()
         failing["redis"] = "Redis does not answer"
-    response = jsonify({"ok": ok, "failing": failing, "warnings": warnings})
+    body = {"ok": ok, "failing": failing, "warnings": warnings, "replication": replication}
+    response = jsonify(body)
     if failing:
         response.status_code = 503
         response.headers["Retry-After"] = "2"
@@ -97,3 +107,33 @@ def _check_persistence(ok: list[str], warnings: dict[str, str]) -> None:
         ok.append("persistence")
     else:
         warnings["persistence"] = _PERSISTENCE_WARNINGS[mode]
+
+
+def _check_replication(
+    ok: list[str], failing: dict[str, str], warnings: dict[str, str]
+) -> dict[str, str | int]:
+    """Fails when writes are to be acknowledged by more replicas than are connected."""
+    store = services().store
+    wanted = store.durability.wait_replicas
+    masters = store.replication()
+    if masters is None:
+        if wanted:
+            warnings["replication"] = "Redis refuses INFO: connected replicas cannot be checked"
+        return {"wait_replicas": wanted}
+    roles = sorted({role for role, _ in masters})
+    fewest = min(replicas for _, replicas in masters)
+    state: dict[str, str | int] = {
+        "role": ",".join(roles),
+        "connected_replicas": fewest,
+        "wait_replicas": wanted,
+    }
+    if roles != ["master"]:
+        failing["replication"] = "the Redis the service writes to is not a master"
+    elif fewest < wanted:
+        failing["replication"] = (
+            f"{fewest} replica(s) connected, OTP_REDIS_WAIT_REPLICAS asks {wanted}: every write"
+            " would be refused"
+        )
+    else:
+        ok.append("replication")
+    return state

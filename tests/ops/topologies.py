@@ -72,9 +72,13 @@ def cluster_port() -> int:
 
 
 class LocalCluster:
-    """Three empty cluster-enabled servers, joined with ``redis-cli --cluster create``."""
+    """
+    Three empty cluster-enabled masters (each with ``replicas`` replicas), joined with
+    ``redis-cli --cluster create``.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, replicas: int = 0) -> None:
+        self.replicas = replicas
         self.nodes = [
             EmbeddedRedis(
                 port=cluster_port(),
@@ -82,9 +86,10 @@ class LocalCluster:
                     "--cluster-enabled", "yes",
                     "--cluster-config-file", "nodes.conf",
                     "--cluster-node-timeout", "3000",
+                    "--repl-diskless-sync-delay", "0",
                 ]
             )
-            for _ in range(3)
+            for _ in range(3 * (1 + replicas))
         ]  # fmt: skip
 
     @property
@@ -103,14 +108,17 @@ class LocalCluster:
             for node in self.nodes:
                 node.start()
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            replicas = ["--cluster-replicas", str(self.replicas)]
             subprocess.run(
-                [find_redis_cli(), "--cluster", "create", *addresses, "--cluster-yes"],
+                [find_redis_cli(), "--cluster", "create", *addresses, *replicas, "--cluster-yes"],
                 check=True,
                 capture_output=True,
                 timeout=30,
             )
             for node in self.nodes:
                 wait_until(functools.partial(self._is_ok, node.port), 20, "cluster_state:ok")
+            for node in self.masters():
+                wait_until(functools.partial(self._has_replicas, node.port), 20, "replicas in sync")
         except BaseException:
             self.stop()
             raise
@@ -121,10 +129,34 @@ class LocalCluster:
         with redis.Redis(port=port, socket_timeout=1) as client:
             return bool(client.cluster("INFO")["cluster_state"] == "ok")
 
+    def _has_replicas(self, port: int) -> bool:
+        # Acknowledging a write is what the service asks of them (a replica said to be online may
+        # still be loading its first copy).
+        with redis.Redis(port=port, socket_timeout=2) as client:
+            client.execute_command("FUNCTION", "FLUSH")  # a write with no key (nothing to flush)
+            return bool(client.execute_command("WAIT", self.replicas, 1000) >= self.replicas)
+
+    def masters(self) -> list[EmbeddedRedis]:
+        """The nodes that are masters now."""
+        return [node for node in self.nodes if self._role(node.port) == "master"]
+
+    def master_of(self, key: str) -> EmbeddedRedis:
+        """The master node serving ``key``'s slot now."""
+        with redis.Redis(port=self.nodes[0].port, socket_timeout=2) as client:
+            slot = client.cluster("KEYSLOT", key)
+            ranges = client.cluster("SLOTS")
+        port = next(int(entry[2][1]) for entry in ranges if entry[0] <= slot <= entry[1])
+        return next(node for node in self.nodes if node.port == port)
+
+    @staticmethod
+    def _role(port: int) -> str:
+        with redis.Redis(port=port, socket_timeout=2, decode_responses=True) as client:
+            return str(client.info("replication")["role"])
+
     def keys_per_node(self, pattern: str) -> list[int]:
-        """How many keys matching ``pattern`` each node holds."""
+        """How many keys matching ``pattern`` each master holds."""
         counts = []
-        for node in self.nodes:
+        for node in self.masters():
             with redis.Redis(port=node.port, socket_timeout=2) as client:
                 counts.append(sum(1 for _ in client.scan_iter(match=pattern, count=1000)))
         return counts
@@ -172,6 +204,7 @@ class LocalSentinel:
                     client.config_set("requirepass", PASSWORD)
             self._start_sentinel()
             wait_until(self._knows_the_replica, 15, "the Sentinel sees the replica")
+            wait_until(self._replica_acknowledges, 15, "the replica acknowledges writes")
         except BaseException:
             self.stop()
             raise
@@ -216,6 +249,11 @@ class LocalSentinel:
             and "s_down" not in dict(zip(entry[::2], entry[1::2], strict=True)).get("flags", "")
             for entry in replicas
         )
+
+    def _replica_acknowledges(self) -> bool:
+        with redis.Redis(port=self.master.port, password=PASSWORD, socket_timeout=2) as master:
+            master.execute_command("FUNCTION", "FLUSH")  # a write with no key (nothing to flush)
+            return bool(master.execute_command("WAIT", 1, 1000) >= 1)
 
     def master_port(self) -> int:
         """The port of the master, as the Sentinel names it now."""
