@@ -226,6 +226,11 @@ class VerificationService:
             _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
         assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
         verification = outcome.verification
+        # The index lives as long as the resent code, not the first one: else check-by-destination
+        # misses the code, and a new start could make a second live verification for it.
+        self._store.claim_destination(
+            destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
+        )
         if locale:
             verification = replace(verification, locale=resolve_locale(locale, policy))
         return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)

@@ -6,6 +6,7 @@ verification after max attempts, strict end-user IPs, free text without separato
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from otp_service import create_app
 from otp_service.models import Channel, Policy
 from otp_service.settings import Settings
 from tests.conftest import make_clients
-from tests.support import KEYS, PHONE, Api, CapturingSender, FakeClock
+from tests.support import KEYS, PHONE, Api, CapturingSender, FakeClock, auth
 
 AppFactory = Callable[..., Api]
 
@@ -192,3 +193,18 @@ class TestEndUserIp:
             environ_base={"REMOTE_ADDR": "10.1.2.3"},
         )
         assert 201 == proxied.status_code, proxied.get_json()
+
+
+def test_resend_extends_the_destination_index(make_api: AppFactory, clock: FakeClock) -> None:
+    """A resent code is found by destination until it expires, not only until the first did."""
+    api = make_api(Policy(resend_cooldown_seconds=0, code_ttl_seconds=2))
+    verification_id, _ = api.started()
+    time.sleep(1.2)
+    clock.advance(1.2)
+    assert 200 == api.start().status_code
+    time.sleep(1.2)  # past the first code's expiry, within the resent one's
+    clock.advance(1.2)
+    body = {"to": PHONE, "code": api.sender.last_code(PHONE)}
+    response = api.http.post("/v1/verification-checks", json=body, headers=auth())
+    assert (200, "approved") == (response.status_code, response.get_json()["status"])
+    assert verification_id == response.get_json()["id"]
