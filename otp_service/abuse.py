@@ -142,9 +142,30 @@ class AbuseGuard:
             retry_after, name, f"Too many requests ({name}); retry in {retry_after} s."
         )
 
+    def _test(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
+        """Raise when any window of ``spec`` is exhausted, without counting a hit."""
+        for item in parse_limits(spec):
+            with _fail_closed():
+                if self._limiter.test(item, name, *identifiers):
+                    continue
+                reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
+            self._trip(client, name, reset_at)
+
     def admit_start(self, client: Client, ip: str | None) -> None:
         """
-        Count a start against the client's and the end user's IP rate.
+        Refuse a start when the client's or the end user's IP rate is used up (counts nothing).
+
+        Raises:
+            RateLimited: a limit is exhausted. StoreUnavailable: Redis failed.
+        """
+        self._test(client, "client_starts", client.policy.client_starts, client.name)
+        if ip:
+            self._test(client, "ip_starts", client.policy.ip_starts, client.name, ip)
+
+    def count_start(self, client: Client, ip: str | None) -> None:
+        """
+        Count an admitted start against the client's and the end user's IP rate: refused starts
+        (resend too soon, max sends, locked) use none of it.
 
         Raises:
             RateLimited: a limit tripped. StoreUnavailable: Redis failed.

@@ -5,7 +5,8 @@ The app factory: settings → logging → services → blueprints → problems. 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import redis
 from flask import Flask
@@ -17,6 +18,7 @@ from otp_service.codes import CodeHasher
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
 from otp_service.events import FanOut
+from otp_service.ip_addresses import Network, is_in, parse_networks
 from otp_service.metrics import Metrics
 from otp_service.models import Channel, Clock, SystemClock
 from otp_service.observability import configure_logging
@@ -30,6 +32,9 @@ from otp_service.totp import TotpService
 from otp_service.totp_keys import TotpKeyring, new_key
 from otp_service.totp_store import TotpStore
 from otp_service.verifications import VerificationService
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 from otp_service.web import register_blueprints
 from otp_service.web.metrics import register_metrics
 from otp_service.web.problems import register_problem_handlers
@@ -119,6 +124,20 @@ def _totp_service(
     )
 
 
+class TrustedProxyFix:
+    """ProxyFix only for requests whose peer is a trusted proxy; others are taken as they came."""
+
+    def __init__(self, plain: WSGIApplication, fixed: WSGIApplication, trusted: Iterable[Network]):
+        self._plain = plain
+        self._fixed = fixed
+        self._trusted = tuple(trusted)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        peer = str(environ.get("REMOTE_ADDR") or "")
+        chosen = self._fixed if is_in(peer, self._trusted) else self._plain
+        return chosen(environ, start_response)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -141,7 +160,11 @@ def create_app(
     if settings.trusted_proxies:
         # Behind N proxies, the end user's address is the Nth from the right of X-Forwarded-For.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n),
+            parse_networks(settings.trusted_proxy_cidrs),
+        )
     register_blueprints(app, services)
     register_metrics(app, metrics)
     register_problem_handlers(app)

@@ -35,6 +35,7 @@ class _PolicyModel(pydantic.BaseModel):
     ip_starts: str | None = None
     destination_failures: str | None = None
     sms_allowed_countries: list[Annotated[str, pydantic.Field(pattern=r"^[A-Z]{2}$")]] | None = None
+    trust_context_ip: bool | None = None
 
     @pydantic.field_validator(
         "destination_sends", "client_starts", "ip_starts", "destination_failures"

@@ -5,6 +5,7 @@ Destinations: phone numbers to E.164 (``phonenumbers``), email addresses normali
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -26,6 +27,10 @@ SMS_CAPABLE_TYPES: Final = frozenset(
     }
 )
 MAX_EMAIL_LENGTH: Final = 254
+# A plain dot-atom local part (RFC 5322 atext, and UTF-8 as RFC 6531 allows): no quoted string,
+# no comment. ``=?`` is refused as well: mail libraries decode it as an RFC 2047 encoded word.
+_ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010FFFF-]+"
+_DOT_ATOM: Final = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,11 @@ def parse_email(raw: str) -> Destination:
         result = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as error:
         raise _invalid("is not a valid email address") from error
+    local = result.local_part
+    if "=?" in local or not _DOT_ATOM.fullmatch(local):
+        raise _invalid(
+            "must have a plain local part (letters, digits, dots and !#$%&'*+/=^_`{|}~-)"
+        )
     return Destination(Channel.EMAIL, result.normalized)
 
 

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import idna
+
 
 class Channel(enum.StrEnum):
     """How a code reaches a person."""
@@ -61,6 +63,9 @@ class Policy:
     destination_failures: str = "10/hour"
     #: ISO 3166 codes SMS may go to; empty means every country.
     sms_allowed_countries: frozenset[str] = frozenset()
+    #: Whether ``context.ip`` (``DeviceIp``) is believed; None: when the key can do more than
+    #: start (a server's key, not a mobile app's).
+    trust_context_ip: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,13 @@ class Client:
     key_sha256: str
     scopes: frozenset[Scope]
     policy: Policy = field(default_factory=Policy)
+
+    @property
+    def trusts_context_ip(self) -> bool:
+        """Whether the end-user IP this client passes is believed (see ``Policy``)."""
+        if self.policy.trust_context_ip is not None:
+            return self.policy.trust_context_ip
+        return self.scopes != {Scope.START}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,12 +184,31 @@ def seconds_until(until_ms: int, now_ms: int) -> int:
     return max(math.ceil((until_ms - now_ms) / 1000), 1)
 
 
+def canonical_destination(to: str) -> str:
+    """
+    The form limits, lockouts and the pending-verification index know a destination by.
+
+    An email address: lowercase, the domain in IDNA (ASCII) form, a ``+tag`` removed, so that
+    ``Victim+x@Corp.example`` is ``victim@corp.example``. A phone number (E.164) is itself.
+    """
+    local, at, domain = to.rpartition("@")
+    if not at:
+        return to
+    local = local.split("+", 1)[0].lower()
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        domain = domain.lower()
+    return f"{local}@{domain.lower()}"
+
+
 def destination_digest(to: str) -> str:
     """
-    What keys name a destination by, never the destination itself: the first 128 bits of its
-    SHA-256 in base64url (22 characters; 64 hex characters would cost memory in every key).
+    What keys name a destination by, never the destination itself: the first 128 bits of the
+    SHA-256 of its canonical form in base64url (22 characters; 64 hex characters would cost
+    memory in every key).
     """
-    digest = hashlib.sha256(to.encode()).digest()[:16]
+    digest = hashlib.sha256(canonical_destination(to).encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -22,6 +22,7 @@ from phonenumbers import SUPPORTED_REGIONS
 from otp_service.abuse import parse_limits
 from otp_service.clients import TwilioVerifyAccount, parse_clients, parse_twilio_verify_accounts
 from otp_service.codes import ARGON2_PROFILES
+from otp_service.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS, parse_networks
 from otp_service.models import Client, Policy, Scope
 from otp_service.urls import host_problem, http_url_problem, redis_url_problem
 
@@ -98,6 +99,10 @@ class Settings:
     sms_country_limit: str = "200/hour"
     sms_country_limits: tuple[tuple[str, str], ...] = ()
     trusted_proxies: int = 0
+    #: Peers whose X-Forwarded-For is believed (with trusted_proxies > 0), as CIDR blocks.
+    trusted_proxy_cidrs: tuple[str, ...] = DEFAULT_TRUSTED_PROXY_CIDRS
+    #: IPv6 end users count per network of this prefix length for the per-IP start limit.
+    ipv6_prefix_length: int = 64
     audit_stream: bool = False
     audit_stream_maxlen: int = 100_000
     #: Development only: the key `otp-service dev` made, prefilled on the /try page.
@@ -287,6 +292,18 @@ class _Parser:
             self.problems.append(f"OTP_{name.upper()} has unknown ISO codes: {', '.join(unknown)}")
         return codes
 
+    def cidrs(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return DEFAULT_TRUSTED_PROXY_CIDRS
+        blocks = tuple(block.strip() for block in value.split(",") if block.strip())
+        try:
+            parse_networks(blocks)
+        except ValueError as error:
+            self.problems.append(f"OTP_{name.upper()} must be CIDR blocks ({error})")
+            return DEFAULT_TRUSTED_PROXY_CIDRS
+        return blocks
+
     def country_limits(self) -> tuple[tuple[str, str], ...]:
         pairs = []
         for entry in (self.raw("sms_country_limits") or "").split(","):
@@ -323,6 +340,8 @@ class _Parser:
             "sms_country_limit": self.limit("sms_country_limit", "200/hour"),
             "sms_country_limits": self.country_limits(),
             "trusted_proxies": self.integer("trusted_proxies", 0, 0, 5),
+            "trusted_proxy_cidrs": self.cidrs("trusted_proxy_cidrs"),
+            "ipv6_prefix_length": self.integer("ipv6_prefix_length", 64, 32, 128),
             "audit_stream": self.flag("audit_stream", False),
             "audit_stream_maxlen": self.integer("audit_stream_maxlen", 100_000, 100, 10_000_000),
         }

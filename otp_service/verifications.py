@@ -121,6 +121,7 @@ class VerificationService:
         if channel not in client.policy.channels:
             raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
         if self._guard is not None:
+            # Only a test here: a start is counted once it is admitted (see _admitted).
             self._guard.admit_start(client, ip)
             self._guard.admit_destination(client, channel, country)
         destination_key = self._store.destination_key(client.name, channel, to)
@@ -132,7 +133,7 @@ class VerificationService:
                 existing = self._store.load(current_id)
                 if existing is not None and _is_resendable(existing, client, now_ms):
                     resent = self._resend(
-                        client, existing, destination_key, locale, now_ms, country
+                        client, existing, destination_key, locale, now_ms, country, ip
                     )
                     if resent is not None:
                         self._emit(EventKind.RESENT, client.name, resent)
@@ -140,7 +141,7 @@ class VerificationService:
                     continue
                 stale_id = current_id
             created = self._create(
-                client, channel, to, locale, destination_key, stale_id, now_ms, country
+                client, channel, to, locale, destination_key, stale_id, now_ms, country, ip
             )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
@@ -157,11 +158,13 @@ class VerificationService:
         stale_id: str,
         now_ms: int,
         country: str | None,
+        ip: str | None,
     ) -> Verification | None:
         policy = client.policy
         dest_failures = 0
         if self._guard is not None:
             dest_failures = self._guard.admit_checks(client, to)
+            self._guard.count_start(client, ip)
             self._guard.admit_send(client, channel, to, country)
         ttl_ms = policy.code_ttl_seconds * 1000
         verification = Verification(
@@ -199,11 +202,13 @@ class VerificationService:
         locale: str | None,
         now_ms: int,
         country: str | None,
+        ip: str | None,
     ) -> Verification | None:
         # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
         _refuse_resend(existing, now_ms)
         if self._guard is not None:
             self._guard.admit_checks(client, existing.to)
+            self._guard.count_start(client, ip)
             self._guard.admit_send(client, existing.channel, existing.to, country)
         policy = client.policy
         code = generate_code(policy.code_length)
@@ -223,6 +228,11 @@ class VerificationService:
             _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
         assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
         verification = outcome.verification
+        # The index lives as long as the resent code, not the first one: else check-by-destination
+        # misses the code, and a new start could make a second live verification for it.
+        self._store.claim_destination(
+            destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
+        )
         if locale:
             verification = replace(verification, locale=resolve_locale(locale, policy))
         return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
@@ -364,15 +374,12 @@ class VerificationService:
 
 
 def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
-    return existing.client == client.name and existing.status_at(now_ms) in (
-        Status.PENDING,
-        Status.MAX_ATTEMPTS_REACHED,
-    )
+    # One whose checks are used up is replaced by a new verification, as Twilio does; the
+    # destination's failure window and run of consecutive failures still bound the guessing.
+    return existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
 
 
 def _refuse_resend(existing: Verification, now_ms: int) -> None:
-    if existing.status_at(now_ms) is Status.MAX_ATTEMPTS_REACHED:
-        _raise_resend_refusal("locked", existing.expires_ms, now_ms)
     if existing.sends >= existing.max_sends:
         _raise_resend_refusal("max_sends", existing.expires_ms, now_ms)
     if now_ms < existing.next_send_ms:

@@ -9,7 +9,7 @@ import pytest
 
 from otp_service.destinations import Destination, parse_destination, parse_email, parse_phone
 from otp_service.errors import FieldError, InvalidRequest
-from otp_service.models import Channel
+from otp_service.models import Channel, canonical_destination, destination_digest
 
 
 def refusal(raw: str, channel: Channel | None = None, default_region: str = "") -> FieldError:
@@ -170,10 +170,39 @@ class TestEmail:
         """CR, LF, NUL and bidi controls cannot smuggle headers into the email."""
         assert FieldError("to", "is not a valid email address") == refusal(raw, Channel.EMAIL)
 
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            "=?utf-8?q?x=3E=2C=3Cattacker=40evil.example?=@corp.example",
+            "=?utf-8?b?eD4sPGF0dGFja2VyQGV2aWwuZXhhbXBsZT4=?=@corp.example",
+            "a=?x@corp.example",
+        ],
+    )
+    def test_encoded_words_are_refused(self, raw: str) -> None:
+        """An RFC 2047 encoded word in the local part is refused: mail libraries decode it."""
+        assert "must have a plain local part" in refusal(raw, Channel.EMAIL).message
+
     def test_overlong_addresses_are_refused(self) -> None:
         """More than 254 characters is refused before any parsing."""
         raw = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".com"
         assert FieldError("to", "must be at most 254 characters") == refusal(raw, Channel.EMAIL)
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("Victim@Corp.Example", "victim@corp.example"),
+        ("victim+otp@corp.example", "victim@corp.example"),
+        ("VICTIM+a+b@CORP.example", "victim@corp.example"),
+        ("alice@bücher.de", "alice@xn--bcher-kva.de"),
+        ("alice@BÜCHER.de", "alice@xn--bcher-kva.de"),
+        ("+14155550100", "+14155550100"),
+    ],
+)
+def test_canonical_destination(given: str, canonical: str) -> None:
+    """Limits key an email on lowercase, IDNA, +tag removed; a phone number on its E.164."""
+    assert canonical == canonical_destination(given)
+    assert destination_digest(given) == destination_digest(canonical)
 
 
 class TestChannelGuess:

@@ -132,6 +132,24 @@ class TestSecurityHeaders:
         assert [nonce.group(1)] == [attrs.get("nonce") for attrs in scripts]
 
 
+class TestOutboxOnlyOnLoopback:
+    @pytest.mark.parametrize("path", ["/dev/outbox", "/dev/outbox.json"])
+    def test_rebound_host_cannot_read_the_outbox(self, dev_http: FlaskClient, path: str) -> None:
+        """A page whose DNS name was rebound to 127.0.0.1 gets 404, not the codes."""
+        _start(dev_http, EMAIL, "email")
+        assert 404 == dev_http.get(path, base_url="http://rebound.example:8000").status_code
+        assert 200 == dev_http.get(path, base_url="http://localhost:8000").status_code
+
+    def test_other_peers_cannot_read_the_outbox(self, dev_http: FlaskClient) -> None:
+        """A peer that is not on the loopback gets 404, whatever Host it sends."""
+        response = dev_http.get(
+            "/dev/outbox.json",
+            base_url="http://127.0.0.1:8000",
+            environ_base={"REMOTE_ADDR": "192.168.1.20"},
+        )
+        assert 404 == response.status_code
+
+
 class TestTryPage:
     def _api_key_value(self, html: str) -> str | None:
         (attrs,) = [attrs for tag, attrs in _tags(html) if attrs.get("id") == "api-key"]
@@ -148,6 +166,18 @@ class TestTryPage:
         response = dev_http.get("/try", base_url=f"http://{host}")
         html = response.get_data(as_text=True)
         assert ("", False) == (self._api_key_value(html), KEYS["acme"] in html)
+
+    def test_forwarded_host_does_not_unlock_the_key(
+        self, settings: Settings, redis_client: redis.Redis
+    ) -> None:
+        """Behind a proxy fix, X-Forwarded-Host: localhost does not make a rebound name loopback."""
+        app = create_app(replace(settings, dev_api_key=KEYS["acme"], trusted_proxies=1))
+        response = app.test_client().get(
+            "/try",
+            base_url="http://rebound.example:8000",
+            headers={"X-Forwarded-Host": "localhost", "X-Forwarded-For": "127.0.0.1"},
+        )
+        assert KEYS["acme"] not in response.get_data(as_text=True)
 
     def test_page_with_the_key_is_never_cached(self, dev_http: FlaskClient) -> None:
         """The page that holds the key is sent no-store, no-referrer, and may not be framed."""

@@ -436,6 +436,20 @@ class TestCreate:
         service.verifications.create(to=PHONE, channel="sms", custom_friendly_name="Acme Bank")
         assert "Acme Bank" in sender.sent[-1].text
 
+    @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x1b"])
+    def test_separators_in_custom_friendly_name_are_an_invalid_parameter(
+        self, service: Any, sender: CapturingSender, separator: str
+    ) -> None:
+        """A line or paragraph separator or a control character is 400 60200, never a 5xx."""
+        error = _refused(
+            service.verifications.create,
+            to=PHONE,
+            channel="sms",
+            custom_friendly_name=f"Acme{separator}Bank",
+        )
+        assert (400, 60200) == (error.status, error.code)
+        assert [] == sender.sent
+
     @pytest.mark.parametrize("channel", ["whatsapp", "call"])
     def test_channels_this_service_lacks_are_disabled(self, service: Any, channel: str) -> None:
         """Twilio channels not served here answer as a disabled channel does: 400 60223."""

@@ -117,15 +117,18 @@ class TestCheck:
         resent = api.start()
         assert 3 == resent.get_json()["attempts_remaining"]
 
-    def test_locked_verification_cannot_be_resent(self, api: Api, clock: FakeClock) -> None:
-        """A verification with no checks left refuses a resend (no fresh guesses)."""
+    def test_locked_verification_is_replaced_not_resent(self, api: Api, clock: FakeClock) -> None:
+        """A verification with no checks left gets no fresh guesses: a start makes a new one."""
         verification_id, code = api.started()
         for _ in range(5):
             api.check(verification_id, _wrong(code))
         clock.advance(31)
         response = api.start()
-        assert 429 == response.status_code
-        assert "/problems/max-attempts-reached" == response.get_json()["type"]
+        assert 201 == response.status_code
+        assert verification_id != response.get_json()["id"]
+        assert (
+            "/problems/max-attempts-reached" == api.check(verification_id, code).get_json()["type"]
+        )
 
     def test_approved_once_then_gone(self, api: Api, http: object) -> None:
         """Invariant 2: approved at most once; afterwards checks get 404."""

@@ -80,7 +80,7 @@ class SmtpEmailSender:
         """
         email = self._compose(message)
         try:
-            self._transmit(email)
+            self._transmit(email, message.to)
         except smtplib.SMTPRecipientsRefused as error:
             raise _recipient_refused(error, message.to) from error
         except smtplib.SMTPAuthenticationError as error:
@@ -111,9 +111,10 @@ class SmtpEmailSender:
             raise DeliveryFailed("The email could not be composed.", retryable=False) from error
         return email
 
-    def _transmit(self, email: EmailMessage) -> None:
+    def _transmit(self, email: EmailMessage, recipient: str) -> None:
         with self._session([]) as smtp:
-            smtp.send_message(email)
+            # The validated address is the envelope recipient, not what a parser reads from To:.
+            smtp.send_message(email, to_addrs=[recipient])
 
     def handshake(self, steps: list[str]) -> None:
         """

@@ -3,17 +3,20 @@ Development-only pages: ``/try`` (one login, watched in the browser) and the dev
 
 The blueprint is registered only when ``settings.is_development``. The pages call the real ``/v1``
 API from the browser with an API key typed into the page; the key ``otp-service dev`` made is
-prefilled (``Settings.dev_api_key``), but only for a loopback ``Host``, so a page that rebinds its
-DNS name to 127.0.0.1 cannot read it.
+prefilled (``Settings.dev_api_key``), and the outbox (which holds codes) is served, only to a
+loopback peer asking for a loopback ``Host`` as sent (never the ``X-Forwarded-Host`` a proxy fix
+reads), so a page that rebinds its DNS name to 127.0.0.1 can read neither.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from typing import Final
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, make_response, render_template, request
+from werkzeug.exceptions import NotFound
 
 from otp_service.models import Channel
 from otp_service.web import services
@@ -41,9 +44,28 @@ def _page(template: str, **context: object) -> Response:
     return response
 
 
+def _as_sent(name: str) -> str:
+    """An environ value as the peer sent it, before ProxyFix rewrote it from X-Forwarded-*."""
+    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    return str(original.get(name) or request.environ.get(name) or "")
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback_request() -> bool:
-    """Whether the browser asked for a loopback host name (not a name rebound to one)."""
-    return (urlsplit("//" + request.host).hostname or "") in LOOPBACK_HOSTS
+    """Whether a loopback peer asked for a loopback host name (not a name rebound to one)."""
+    host = urlsplit("//" + _as_sent("HTTP_HOST")).hostname or ""
+    return host in LOOPBACK_HOSTS and _is_loopback_address(_as_sent("REMOTE_ADDR"))
+
+
+def _loopback_only() -> None:
+    if not is_loopback_request():
+        raise NotFound()
 
 
 @blueprint.get("/try")
@@ -60,10 +82,12 @@ def try_page() -> Response:
 @blueprint.get("/dev/outbox")
 def outbox_page() -> Response:
     """The dev outbox as a page, newest first, that polls for new messages by itself."""
+    _loopback_only()
     return _page("dev/outbox.html", messages=services().store.dev_messages())
 
 
 @blueprint.get("/dev/outbox.json")
 def outbox_json() -> Response:
     """The dev outbox as JSON: ``{"messages": [...]}``, newest first."""
+    _loopback_only()
     return jsonify({"messages": services().store.dev_messages()})

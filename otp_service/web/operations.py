@@ -101,6 +101,15 @@ def _page(path: str, summary: str, media_type: str, what: str, *tags: str) -> Op
     return Operation("get", path, summary, {200: reply}, tags=tags, security=())
 
 
+def _loopback_page(path: str, summary: str, media_type: str, what: str) -> Operation:
+    reply = (
+        Reply(what, schema={"type": "object"}) if media_type == "json" else text(media_type, what)
+    )
+    hidden = problem("Not asked by a loopback peer for a loopback `Host` (`not-found`).")
+    responses = {200: reply, 404: hidden}
+    return Operation("get", path, summary, responses, tags=("development",), security=())
+
+
 _START: Final = Operation(
     "post",
     "/v1/verifications",
@@ -154,8 +163,8 @@ _VERIFICATIONS: Final = (
 )
 _DEV_PAGES: Final = (
     _page("/try", "Try a login in a browser", "text/html", _DEV_ONLY, "development"),
-    _page("/dev/outbox", "The dev outbox", "text/html", _DEV_ONLY, "development"),
-    _page("/dev/outbox.json", "The dev outbox as JSON", "json", _DEV_ONLY, "development"),
+    _loopback_page("/dev/outbox", "The dev outbox", "text/html", _DEV_ONLY),
+    _loopback_page("/dev/outbox.json", "The dev outbox as JSON", "json", _DEV_ONLY),
 )
 
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
 from otp_service.events import RequestInfo, current_request
+from otp_service.ip_addresses import limit_key
 from otp_service.models import Client, Scope
 from otp_service.web import services
 
@@ -128,17 +129,20 @@ def parse_body(model: type[_Model]) -> _Model:
         ) from error
 
 
-def end_user_ip(given: object | None, trusted_proxies: int) -> str | None:
+def end_user_ip(client: Client, given: object | None) -> str | None:
     """
-    The end user's IP for per-IP limits: ``context.ip`` when the caller passed it, else the
-    request's address only when it comes through trusted proxies (else it is the caller's own).
+    What the per-IP limits count the end user as: ``context.ip`` when the client's policy
+    trusts it; else the request's address when the caller is the device (a start-only key) or
+    comes through trusted proxies; else None. Normalised (see ``ip_addresses.limit_key``).
     """
-    if given is not None:
-        current_request.set(dataclasses.replace(current_request.get(), ip=str(given)))
-        return str(given)
-    if trusted_proxies:
-        return request.remote_addr
-    return None
+    settings = services().settings
+    raw: str | None = None
+    if given is not None and client.trusts_context_ip:
+        raw = str(given)
+        current_request.set(dataclasses.replace(current_request.get(), ip=raw))
+    elif settings.trusted_proxies or not client.trusts_context_ip:
+        raw = request.remote_addr
+    return limit_key(raw, settings.ipv6_prefix_length) if raw else None
 
 
 def authenticate(scope: Scope) -> Client:

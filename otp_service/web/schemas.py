@@ -5,11 +5,26 @@ Request and response models (pydantic): one source for validation and the OpenAP
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, IPvAnyAddress
 
 from otp_service.models import Channel, CheckResult, Status, Verification, mask_destination
+
+#: What no free-text field may hold: C0 and C1 controls (U+0085 included), DEL, and the line and
+#: paragraph separators U+2028 and U+2029. For use inside a regex character class.
+CONTROL_CHARACTERS: Final = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+
+
+def _text_only(value: object) -> object:
+    """Refuse a JSON number (``12`` would read as 0.0.0.12): an address is a string."""
+    if not isinstance(value, str):
+        raise ValueError("must be an IP address as a string")
+    return value
+
+
+#: An IPv4 or IPv6 address, given as a string.
+IpAddress = Annotated[IPvAnyAddress, BeforeValidator(_text_only)]
 
 Code = Annotated[
     str, Field(pattern=r"^[0-9]{4,10}$", description="The code as typed, ASCII digits only.")
@@ -32,8 +47,8 @@ class _Request(BaseModel):
 class RequestContext(_Request):
     """What the caller knows of the end user (used by abuse limits)."""
 
-    ip: IPvAnyAddress | None = None
-    user_agent: str | None = Field(None, max_length=512)
+    ip: IpAddress | None = None
+    user_agent: str | None = Field(None, max_length=512, pattern=f"^[^{CONTROL_CHARACTERS}]*$")
 
 
 class StartVerificationRequest(_Request):

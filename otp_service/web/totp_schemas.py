@@ -9,14 +9,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from otp_service.totp_models import Algorithm, BackupCodes, Enrolment, Factor, FactorStatus
-from otp_service.web.schemas import iso_timestamp
+from otp_service.web.schemas import CONTROL_CHARACTERS, iso_timestamp
 
 Subject = Annotated[
     str,
     Field(
         min_length=1,
         max_length=256,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
+        pattern=f"^[^{CONTROL_CHARACTERS}]+$",
         description="The client's opaque id of the user (no control characters).",
     ),
 ]
@@ -25,7 +25,7 @@ Label = Annotated[
     Field(
         min_length=1,
         max_length=64,
-        pattern=r"^[^\x00-\x1f\x7f:]+$",
+        pattern=f"^[^{CONTROL_CHARACTERS}:]+$",
         description="The account name the app shows (no colon); defaults to the subject.",
     ),
 ]

@@ -218,7 +218,7 @@ def create_verification(service_sid: str) -> Response:
         destination.to,
         form.locale,
         country=destination.country,
-        ip=end_user_ip(form.device_ip, settings.trusted_proxies),
+        ip=end_user_ip(caller.client, form.device_ip),
     )
     return _verification(caller, result.verification, 201)
 

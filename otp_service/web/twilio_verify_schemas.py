@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress
+from pydantic import BaseModel, ConfigDict, Field
 
 from otp_service import errors
 from otp_service.models import Channel, CheckResult, Status, Verification
 from otp_service.web.problems import PROBLEMS
+from otp_service.web.schemas import CONTROL_CHARACTERS, IpAddress
 
 _ENGINE_ID: Final = re.compile(r"vf_([0-9a-f]{32})")
 _VERIFICATION_SID: Final = re.compile(r"VE([0-9a-fA-F]{32})")
@@ -73,10 +74,10 @@ class CreateVerificationForm(_Form):
         None, alias="Locale", pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"
     )
     custom_friendly_name: str | None = Field(
-        None, alias="CustomFriendlyName", pattern=r"^[^\x00-\x1f\x7f]{1,30}$"
+        None, alias="CustomFriendlyName", pattern=f"^[^{CONTROL_CHARACTERS}]{{1,30}}$"
     )
     #: The end user's device: the per-IP start limit counts it (as ``context.ip`` does on /v1).
-    device_ip: IPvAnyAddress | None = Field(None, alias="DeviceIp")
+    device_ip: IpAddress | None = Field(None, alias="DeviceIp")
 
 
 class UpdateVerificationForm(_Form):

@@ -47,7 +47,7 @@ def start_verification() -> Response:
         destination.to,
         body.locale,
         country=destination.country,
-        ip=end_user_ip(body.context.ip if body.context else None, settings.trusted_proxies),
+        ip=end_user_ip(client, body.context.ip if body.context else None),
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()

@@ -255,3 +255,18 @@ class TestFailures:
         with pytest.raises(DeliveryFailed):
             sender_for(smtp_server.port).send(injected)
         assert [] == mailbox.envelopes
+
+
+def test_envelope_recipient_is_the_address_as_given(
+    smtp_server: SmtpServer, mailbox: Mailbox
+) -> None:
+    """RCPT TO and To: are the address as the caller gave it, tag and case kept."""
+    given = "Alice+Login@Corp.example"
+    message = email_message()
+    sender_for(smtp_server.port).send(
+        OutboundMessage(Channel.EMAIL, given, message.text, message.verification_id, subject="x")
+    )
+    (envelope,) = mailbox.envelopes
+    assert [given] == envelope.rcpt_tos
+    assert isinstance(envelope.content, bytes)
+    assert f"To: {given}" in envelope.content.decode()

@@ -143,13 +143,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def expected_start(self, to: str) -> tuple[int, str | None]:
         """The status and problem type a start for ``to`` gets now (None: a success)."""
         latest = self.models.get(self.index.get(to, ""))
-        if latest is None or latest.status_at(self.now_ms) not in (
-            "pending",
-            "max_attempts_reached",
-        ):
+        # One with its checks used up is replaced by a new verification, as in Twilio.
+        if latest is None or latest.status_at(self.now_ms) != "pending":
             return 201, None
-        if latest.status_at(self.now_ms) == "max_attempts_reached":
-            return 429, "/problems/max-attempts-reached"
         if latest.sends >= POLICY.max_sends:
             return 429, "/problems/max-sends-reached"
         if self.now_ms < latest.next_send_ms:
