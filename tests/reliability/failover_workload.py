@@ -32,6 +32,12 @@ from tests.support import KEYS, PEPPER, code_in, key_sha256
 MAX_ATTEMPTS = 5
 TTL_SECONDS = 600
 CONCURRENT_CHECKS = 10
+#: Up to how long a user takes to type the code (a verification spans a failover more often).
+THINK_SECONDS = 1.5
+#: Replays go to one of this many verifications finished last.
+RECENT = 300
+#: How many earlier verifications each one replays when it is done.
+REPLAYS = 2
 #: No call may take longer than this: the Redis timeout, a retry and a loaded machine.
 CALL_TIMEOUT_SECONDS = 15.0
 CLIENT = {
@@ -150,9 +156,9 @@ class Workload:
             self.finished.append((verification_id, code, superseded))
 
     def earlier(self, rng: random.Random) -> tuple[str, str, str | None] | None:
-        """A verification finished earlier, if any."""
+        """One of the last verifications finished (a lost write shows within ~20 s), if any."""
         with self._lock:
-            return rng.choice(self.finished) if self.finished else None
+            return rng.choice(self.finished[-RECENT:]) if self.finished else None
 
     def history(self) -> list[Outcome]:
         """Every call so far."""
@@ -190,11 +196,13 @@ class Verification:
         guesses = MAX_ATTEMPTS + 2 if self.rng.random() < 0.25 else self.rng.randint(0, 3)
         for _ in range(guesses):
             self.check(wrong_code(code))
+        time.sleep(self.rng.uniform(0, THINK_SECONDS))  # the user types the code
         list(self.pool.map(self.check, [code] * CONCURRENT_CHECKS, self.sessions))
         self.check(code)
         self.get()
         self.workload.remember(self.id, code, superseded)
-        self.replay_earlier()
+        for _ in range(REPLAYS):
+            self.replay_earlier()
 
     def resend(self, code: str) -> tuple[str | None, str]:
         """Resend; on a 200 replay the superseded code once. (The superseded code, the current.)"""
