@@ -23,7 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from otp_service.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.events import Event, EventKind, EventSink, FanOut
 from otp_service.models import Channel, Client, destination_digest
-from otp_service.redis_connection import SENTINEL_CONNECTION_CLASS
+from otp_service.redis_connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
 from otp_service.store_scripts import Durability, acknowledge_limit_writes
 
 logger = logging.getLogger("otp_service.abuse")
@@ -52,7 +52,7 @@ def limits_storage(
     writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
     connections that are dropped when a reply times out.
     """
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = fail_fast_options(redis_url)
     if redis_url.lower().startswith("redis+sentinel://"):
         options["connection_class"] = SENTINEL_CONNECTION_CLASS
         # Counts are read from the master: a replica may not have the last hits yet.

@@ -63,6 +63,25 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
     return redis.Redis.from_url(url, **options)
 
 
+def fail_fast_options(url: str) -> dict[str, Any]:
+    """
+    Retry options for another library's client on ``url`` (the ``limits`` storage), so that it
+    fails within one socket timeout as the service's own client does: a dropped connection is
+    tried once more and a timeout never; on Cluster nothing is tried again; the Sentinels are
+    asked once each. (redis-py's defaults retry three times with backoff, timeouts included: a
+    start on a paused Cluster master answered 503 only after 6.5 s.)
+    """
+    scheme = url.partition("://")[0].lower()
+    if scheme == "redis+cluster":
+        return {"retry": Retry(NoBackoff(), 0)}
+    options: dict[str, Any] = {
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    }
+    if scheme == "redis+sentinel":
+        options["sentinel_kwargs"] = {"retry": Retry(NoBackoff(), 0)}
+    return options
+
+
 @dataclass(frozen=True, slots=True)
 class _Nodes:
     """What a multi-host URL says: credentials, ``(host, port)`` pairs and the path."""

@@ -141,9 +141,14 @@ def run_with_faults(
     redis_url: str,
     faults: Iterator[tuple[str, Callable[[], None]]],
     settle: Callable[[], None],
+    wait_replicas: str = "",
 ) -> FailoverRun:
-    """Run the workload on ``redis_url`` while injecting ``faults`` one after another."""
-    with production_service(redis_url) as (base, inbox):
+    """
+    Run the workload on ``redis_url`` while injecting ``faults`` one after another, with
+    ``OTP_REDIS_WAIT_REPLICAS`` set to ``wait_replicas`` (else the topology's default).
+    """
+    environ = {"OTP_REDIS_WAIT_REPLICAS": wait_replicas} if wait_replicas else {}
+    with production_service(redis_url, **environ) as (base, inbox):
         workload = Workload(base, inbox)
         load = threading.Thread(target=workload.run, args=(CLIENT_THREADS, RUN_SECONDS, SEED))
         began = time.monotonic()
@@ -192,7 +197,12 @@ def cluster_faults(cluster: ReplicatedCluster) -> Iterator[tuple[str, Callable[[
 def _sentinel_run() -> Iterator[FailoverRun]:
     group = SentinelGroup().start()
     try:
-        yield run_with_faults("sentinel", group.url, sentinel_faults(group), group.wait_settled)
+        # Every replica acknowledges each write (the deployment docs/durability.md recommends):
+        # with WAIT 1 of 2, the replica that is not promoted still acknowledges the deposed
+        # master's writes, and they vanish when it resyncs. FAILOVER_WAIT measures other values.
+        wait = os.environ.get("FAILOVER_WAIT", "2")
+        faults = sentinel_faults(group)
+        yield run_with_faults("sentinel", group.url, faults, group.wait_settled, wait)
     finally:
         group.stop()
 
