@@ -82,6 +82,7 @@ class AbuseGuard:
         sms_country_limit: the default per-country SMS cap (e.g. ``"200/hour"``).
         sms_country_limits: per-country overrides of that cap (ISO code → spec).
         max_consecutive_failures: failed checks in a row per destination before it is locked.
+        name_key: the secret destinations are hashed under in key names (``key_name_key``).
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class AbuseGuard:
         sms_country_limit: str = "200/hour",
         sms_country_limits: Mapping[str, str] | None = None,
         max_consecutive_failures: int = 100,
+        name_key: bytes,
     ) -> None:
         self._make_storage = storage
+        self._name_key = name_key
         self._made: tuple[Storage, MovingWindowRateLimiter] | None = None
         self._lock = threading.Lock()
         self._events = events or FanOut()
@@ -192,7 +195,7 @@ class AbuseGuard:
         Raises:
             RateLimited: a limit tripped. StoreUnavailable: Redis failed.
         """
-        digest = destination_digest(to)
+        digest = destination_digest(to, self._name_key)
         self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
         if channel is Channel.SMS and country:
             spec = self._sms_country_limits.get(country, self._sms_country_limit)
@@ -212,7 +215,7 @@ class AbuseGuard:
         Raises:
             RateLimited: the destination is locked out. StoreUnavailable: Redis failed.
         """
-        digest = destination_digest(to)
+        digest = destination_digest(to, self._name_key)
         with _fail_closed():
             consecutive = self._storage.get(f"consecutive_failures/{client.name}/{digest}")
             if consecutive >= self._max_consecutive_failures:
@@ -233,7 +236,7 @@ class AbuseGuard:
         Raises:
             StoreUnavailable: Redis failed.
         """
-        digest = destination_digest(to)
+        digest = destination_digest(to, self._name_key)
         exhausted = False
         with _fail_closed():
             for item in parse_limits(client.policy.destination_failures):
@@ -254,4 +257,6 @@ class AbuseGuard:
     def record_success(self, client: Client, to: str) -> None:
         """A right code ends a run of failures for ``to``."""
         with _fail_closed():
-            self._storage.clear(f"consecutive_failures/{client.name}/{destination_digest(to)}")
+            self._storage.clear(
+                f"consecutive_failures/{client.name}/{destination_digest(to, self._name_key)}"
+            )

@@ -20,7 +20,7 @@ from otp_service.delivery.build import build_senders
 from otp_service.events import FanOut
 from otp_service.ip_addresses import Network, is_in, parse_networks
 from otp_service.metrics import Metrics
-from otp_service.models import Channel, Clock, SystemClock
+from otp_service.models import Channel, Clock, SystemClock, key_name_key
 from otp_service.observability import configure_logging
 from otp_service.redis_connection import connect, default_wait_replicas
 from otp_service.server_clock import ServerClock
@@ -69,6 +69,7 @@ def build_services(
         redis_client or connect(settings.redis_url, settings.redis_timeout_seconds),
         settings.redis_prefix,
         durability(settings),
+        name_key=key_name_key(settings.pepper),
         # The system clock (of any host) defers to Redis's TIME inside the scripts; a test's own
         # clock is the one the scripts use.
         server_time=clock is None or isinstance(clock, SystemClock),
@@ -90,6 +91,7 @@ def build_services(
         sms_country_limit=settings.sms_country_limit,
         sms_country_limits=dict(settings.sms_country_limits),
         max_consecutive_failures=settings.max_consecutive_failures,
+        name_key=key_name_key(settings.pepper),
     )
     return Services(
         settings=settings,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import enum
 import hashlib
+import hmac
 import math
 import time
 from dataclasses import dataclass, field
@@ -202,14 +203,20 @@ def canonical_destination(to: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
-def destination_digest(to: str) -> str:
+def destination_digest(to: str, key: bytes) -> str:
     """
     What keys name a destination by, never the destination itself: the first 128 bits of the
-    SHA-256 of its canonical form in base64url (22 characters; 64 hex characters would cost
-    memory in every key).
+    HMAC-SHA256 under ``key`` (see ``key_name_key``) of its canonical form, in base64url (22
+    characters). A plain hash would not hide it: every phone number of a country can be hashed in
+    seconds.
     """
-    digest = hashlib.sha256(canonical_destination(to).encode()).digest()[:16]
+    digest = hmac.new(key, canonical_destination(to).encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def key_name_key(pepper: bytes) -> bytes:
+    """The secret key names hash destinations under: derived from the pepper, for this use only."""
+    return hmac.new(pepper, b"otp-service key names v1", hashlib.sha256).digest()
 
 
 def mask_destination(to: str) -> str:

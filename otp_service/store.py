@@ -124,6 +124,7 @@ class RedisStore:
         client: a ``redis.Redis`` (or cluster) client created with ``decode_responses=True``.
         prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
         durability: how many replicas acknowledge each script's writes (none by default).
+        name_key: the secret destinations are hashed under in key names (``key_name_key``).
     """
 
     def __init__(
@@ -132,9 +133,11 @@ class RedisStore:
         prefix: str,
         durability: Durability | None = None,
         *,
+        name_key: bytes,
         server_time: bool = False,
     ) -> None:
         self.client = client
+        self._name_key = name_key
         self.prefix = prefix
         self.durability = durability or Durability()
         self._runner = ScriptRunner(client, self.durability)
@@ -149,7 +152,7 @@ class RedisStore:
 
     def destination_key(self, client: str, channel: Channel, to: str) -> str:
         """The key of the index from (client, channel, destination) to the pending verification."""
-        digest = destination_digest(to)
+        digest = destination_digest(to, self._name_key)
         return DESTINATION_KEY.format(
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )

@@ -12,9 +12,10 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from otp_service.errors import DeliveryFailed
-from otp_service.models import Channel, OutboundMessage, Receipt, Scope
+from otp_service.models import Channel, OutboundMessage, Receipt, Scope, key_name_key
 
 PEPPER = b"test-pepper-0123456789-abcdefghijklmnop"
+NAME_KEY = key_name_key(PEPPER)
 KEYS = {
     "acme": "acme-key-0123456789abcdef0123456789abcdef",
     "globex": "globex-key-0123456789abcdef0123456789abcd",

@@ -17,7 +17,7 @@ from otp_service.errors import (
 from otp_service.models import Channel, Client, Policy, Scope
 from otp_service.store import RedisStore
 from otp_service.verifications import VerificationService
-from tests.support import PEPPER, PHONE, CapturingSender, FakeClock
+from tests.support import NAME_KEY, PEPPER, PHONE, CapturingSender, FakeClock
 
 CLIENT = Client("acme", "0" * 64, frozenset(Scope), Policy(max_attempts=2))
 
@@ -45,7 +45,10 @@ def _engine(
     hasher = CountingHasher()
     sender = CapturingSender()
     service = VerificationService(
-        RedisStore(redis_client, prefix), hasher, {Channel.SMS: sender}, FakeClock()
+        RedisStore(redis_client, prefix, name_key=NAME_KEY),
+        hasher,
+        {Channel.SMS: sender},
+        FakeClock(),
     )
     return service, hasher, sender
 

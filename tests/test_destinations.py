@@ -10,6 +10,7 @@ import pytest
 from otp_service.destinations import Destination, parse_destination, parse_email, parse_phone
 from otp_service.errors import FieldError, InvalidRequest
 from otp_service.models import Channel, canonical_destination, destination_digest
+from tests.support import NAME_KEY
 
 
 def refusal(raw: str, channel: Channel | None = None, default_region: str = "") -> FieldError:
@@ -202,7 +203,7 @@ class TestEmail:
 def test_canonical_destination(given: str, canonical: str) -> None:
     """Limits key an email on lowercase, IDNA, +tag removed; a phone number on its E.164."""
     assert canonical == canonical_destination(given)
-    assert destination_digest(given) == destination_digest(canonical)
+    assert destination_digest(given, NAME_KEY) == destination_digest(canonical, NAME_KEY)
 
 
 class TestChannelGuess:

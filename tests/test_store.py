@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from importlib import resources
 
 import redis
 
-from otp_service.models import destination_digest
+from otp_service.models import destination_digest, key_name_key
 from otp_service.store import SCRIPT_NAMES, RedisStore
-from tests.support import EMAIL, PHONE, Api, auth
+from tests.support import EMAIL, NAME_KEY, PHONE, Api, auth
 
 
 def _dump(client: redis.Redis, prefix: str) -> dict[str, object]:
@@ -65,8 +67,24 @@ def test_code_hash_is_argon2id(api: Api, redis_client: redis.Redis, prefix: str)
         f"{prefix}:vf:{{{verification_id}}}"
     )
     assert stored["code_hash"].startswith("m=")  # argon2id v19, its constant head not stored
-    digest = destination_digest(PHONE)
+    digest = destination_digest(PHONE, NAME_KEY)
     assert verification_id == redis_client.get(f"{prefix}:dest:{{acme:sms:{digest}}}")
+
+
+def test_key_names_hide_destinations_under_a_server_key(
+    api: Api, redis_client: redis.Redis, prefix: str
+) -> None:
+    """No key name holds the destination or any part of its plain SHA-256 (reversible by trying
+    every number); the HMAC under the pepper's key depends on the pepper."""
+    api.started()
+    names = "\n".join(str(name) for name in redis_client.scan_iter(match=f"{prefix}*"))
+    names += "\n".join(str(name) for name in redis_client.scan_iter(match="*rl*"))
+    plain = hashlib.sha256(PHONE.encode()).digest()[:16]
+    for leak in (PHONE, PHONE.lstrip("+"), base64.urlsafe_b64encode(plain).decode().rstrip("=")):
+        assert leak not in names
+    assert destination_digest(PHONE, NAME_KEY) in names
+    other = key_name_key(b"another-pepper-0123456789-abcdefghij")
+    assert destination_digest(PHONE, NAME_KEY) != destination_digest(PHONE, other)
 
 
 def test_keys_expire_with_the_verification(
@@ -84,7 +102,7 @@ def test_every_script_loads_from_the_installed_package(redis_client: redis.Redis
     for name in SCRIPT_NAMES:
         source = (lua / f"{name}.lua").read_text(encoding="utf-8")
         assert redis_client.script_load(source)
-    store = RedisStore(redis_client, "unused")
+    store = RedisStore(redis_client, "unused", name_key=NAME_KEY)
     store.load_scripts()
     assert [] == store.missing_scripts()
 
@@ -115,7 +133,9 @@ def _round_trips(redis_url: str, action: Callable[[], object]) -> list[str]:
 def test_a_check_costs_two_round_trips(api: Api, redis_client: redis.Redis, redis_url: str) -> None:
     """A right check by id is 2 Redis round trips (reserve_attempt, approve), both EVALSHA."""
     verification_id, code = api.started()
-    RedisStore(redis_client, "unused").load_scripts()  # as /readyz does: no NOSCRIPT round trip
+    RedisStore(
+        redis_client, "unused", name_key=NAME_KEY
+    ).load_scripts()  # as /readyz does: no NOSCRIPT round trip
     sent = _round_trips(redis_url, lambda: api.check(verification_id, code))
     assert ["EVALSHA", "EVALSHA"] == sent
 

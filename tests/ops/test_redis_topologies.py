@@ -25,7 +25,7 @@ from otp_service.redis_connection import connect
 from otp_service.settings import Settings
 from otp_service.store import RedisStore
 from tests.ops.topologies import LocalCluster, LocalSentinel
-from tests.support import Api, CapturingSender, FakeClock, auth
+from tests.support import NAME_KEY, Api, CapturingSender, FakeClock, auth
 
 
 def phone() -> str:
@@ -65,7 +65,7 @@ class TestUrls:
         url = f"{scheme}://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/otp"
         url = url.removesuffix("/otp") if scheme == "redis+cluster" else url
         started = time.monotonic()
-        store = RedisStore(connect(url, 0.5), "t")
+        store = RedisStore(connect(url, 0.5), "t", name_key=NAME_KEY)
         assert time.monotonic() - started < 0.5
         with pytest.raises(StoreUnavailable):
             store.ping()
