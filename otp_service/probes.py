@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from otp_service.delivery.smtp_email import SmtpEmailSender
+from otp_service.delivery.build import smtp_sender
 from otp_service.delivery.twilio_sms import fetch_account_status
 from otp_service.errors import DeliveryFailed
 from otp_service.settings import Settings, redact_url
@@ -57,15 +57,7 @@ def probe_smtp(settings: Settings) -> ProbeResult:
     """Connect, EHLO, STARTTLS and AUTH as a send would; nothing is sent."""
     if settings.email_provider != "smtp":
         return ProbeResult("smtp", SKIP, f"OTP_EMAIL_PROVIDER is {settings.email_provider}")
-    sender = SmtpEmailSender(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        email_from=settings.email_from,
-        tls=settings.smtp_tls,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        timeout_seconds=settings.delivery_timeout_seconds,
-    )
+    sender = smtp_sender(settings)
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     steps: list[str] = []
     try:

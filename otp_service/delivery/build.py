@@ -28,13 +28,18 @@ def build_senders(settings: Settings, store: RedisStore) -> dict[Channel, Sender
     if settings.email_provider == "dev":
         senders[Channel.EMAIL] = DevSender(store)
     if settings.email_provider == "smtp":
-        senders[Channel.EMAIL] = SmtpEmailSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            email_from=settings.email_from,
-            tls=settings.smtp_tls,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            timeout_seconds=settings.delivery_timeout_seconds,
-        )
+        senders[Channel.EMAIL] = smtp_sender(settings)
     return senders
+
+
+def smtp_sender(settings: Settings) -> SmtpEmailSender:
+    """The SMTP sender the settings describe (also what ``check-config --probe`` connects with)."""
+    return SmtpEmailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        email_from=settings.email_from,
+        tls=settings.smtp_tls,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout_seconds=settings.delivery_timeout_seconds,
+    )
