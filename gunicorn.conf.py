@@ -1,3 +1,3 @@
 """gunicorn configuration: ``gunicorn -c gunicorn.conf.py wsgi:app`` (values in the package)."""
 
-from otp_service.gunicorn_config import *  # noqa: F403
+from otp_service.server.gunicorn_config import *  # noqa: F403

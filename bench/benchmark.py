@@ -36,7 +36,7 @@ from bench.servers import (
     machine_cpu_seconds,
     tree_cpu_seconds,
 )
-from otp_service.embedded_redis import EmbeddedRedis
+from otp_service.storage.embedded_redis import EmbeddedRedis
 
 
 def run_driver(spec: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from otp_service.codes import CodeHasher
+from otp_service.core.codes import CodeHasher
 
 PEPPER = b"bench-pepper-0123456789abcdef0123456789"
 

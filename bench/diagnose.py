@@ -22,11 +22,11 @@ import redis
 from flask.testing import FlaskClient
 
 from otp_service import create_app
-from otp_service.codes import CodeHasher
-from otp_service.models import Channel, OutboundMessage, Receipt
+from otp_service.config.settings import Settings
+from otp_service.core.codes import CodeHasher
+from otp_service.core.models import Channel, OutboundMessage, Receipt
 from otp_service.services import Services
-from otp_service.settings import Settings
-from otp_service.web import EXTENSION_KEY
+from otp_service.web.context import EXTENSION_KEY
 
 _T = TypeVar("_T")
 #: The app and its markers use a database of their own, so MONITOR can tell their commands apart.

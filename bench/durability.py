@@ -33,7 +33,7 @@ import requests
 
 from bench.environment import KEYS, PREFIX, service_environ
 from bench.servers import gunicorn
-from otp_service.embedded_redis import EmbeddedRedis
+from otp_service.storage.embedded_redis import EmbeddedRedis
 
 CONFIGURATIONS = {
     "no persistence": [],

@@ -4,8 +4,9 @@ What a Sentinel failover loses of the writes Redis acknowledged, with and withou
 ``.venv/bin/python bench/failover_loss.py`` (about 8 minutes). Per case (``WAIT`` 0, 1 or 2; fault
 ``SENTINEL FAILOVER``, SIGKILL of the master, or SIGSTOP of it for 6 s): a master, two replicas and
 three Sentinels (``tests/reliability/ha_topologies.py``), client threads writing one new key per
-call through the service's own Sentinel connection (``otp_service.redis_connection.connect``), each
-write a script followed by ``WAIT n 1000`` in one pipeline, counted as acknowledged when the script
+call through the service's own Sentinel connection
+(``otp_service.storage.connection.connect``), each write a script followed by ``WAIT n 1000``
+in one pipeline, counted as acknowledged when the script
 answered and (for n > 0) at least n replicas acknowledged. The fault comes after a few seconds of
 writes; the writes go on through the split-brain window; once the topology has settled, every
 acknowledged key is looked up on the master. Figures only: nothing is asserted.
@@ -27,7 +28,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 
 import redis
 
-from otp_service.redis_connection import connect
+from otp_service.storage.connection import connect
 from tests.reliability.ha_topologies import SentinelGroup
 
 SCRIPT = "return redis.call('SET', KEYS[1], ARGV[1])"

@@ -33,7 +33,7 @@ from bench.benchmark import run_driver
 from bench.environment import KEYS, outbox_key, service_environ
 from bench.load import NUMBERS_PER_THREAD, percentiles
 from bench.servers import Server, gunicorn
-from otp_service.embedded_redis import EmbeddedRedis
+from otp_service.storage.embedded_redis import EmbeddedRedis
 
 SETTINGS = (0, 1, 2)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from otp_service.embedded_redis import free_port
+from otp_service.storage.embedded_redis import free_port
 
 REPO: Final = Path(__file__).resolve().parent.parent
 _TICKS_PER_SECOND: Final = os.sysconf("SC_CLK_TCK")

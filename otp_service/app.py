@@ -12,26 +12,26 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from otp_service.abuse import AbuseGuard, limits_storage
-from otp_service.audit import AuditTrail
-from otp_service.codes import CodeHasher
+from otp_service.abuse.guard import AbuseGuard, limits_storage
+from otp_service.config.settings import Settings
+from otp_service.core.codes import CodeHasher
+from otp_service.core.events import FanOut
+from otp_service.core.ip_addresses import Network, is_in, parse_networks
+from otp_service.core.models import Channel, Clock, SystemClock, key_name_key
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
-from otp_service.events import FanOut
-from otp_service.ip_addresses import Network, is_in, parse_networks
-from otp_service.metrics import Metrics
-from otp_service.models import Channel, Clock, SystemClock, key_name_key
-from otp_service.observability import configure_logging
-from otp_service.redis_connection import connect, default_wait_replicas
-from otp_service.server_clock import ServerClock
+from otp_service.ops.audit import AuditTrail
+from otp_service.ops.logs import configure_logging
+from otp_service.ops.metrics import Metrics
 from otp_service.services import Services
-from otp_service.settings import Settings
-from otp_service.store import RedisStore
-from otp_service.store_scripts import Durability
-from otp_service.totp import TotpService
-from otp_service.totp_keys import TotpKeyring, new_key
-from otp_service.totp_store import TotpStore
-from otp_service.verifications import VerificationService
+from otp_service.storage.connection import connect, default_wait_replicas
+from otp_service.storage.scripts import Durability
+from otp_service.storage.server_clock import ServerClock
+from otp_service.totp.keys import TotpKeyring, new_key
+from otp_service.totp.service import TotpService
+from otp_service.totp.store import TotpStore
+from otp_service.verify.service import VerificationService
+from otp_service.verify.store import RedisStore
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

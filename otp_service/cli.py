@@ -15,11 +15,11 @@ from dataclasses import replace
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from otp_service import gunicorn_defaults
-from otp_service.api_keys import api_key_entry, new_api_key, run_keys_new
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.models import Scope
-from otp_service.settings import ConfigError, Settings
+from otp_service.config.api_keys import api_key_entry, new_api_key, run_keys_new
+from otp_service.config.settings import ConfigError, Settings
+from otp_service.core.models import Scope
+from otp_service.server import gunicorn_defaults
+from otp_service.storage.embedded_redis import EmbeddedRedis
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -150,7 +150,7 @@ def run_serve(extra: Sequence[str]) -> int:
         print_problems(error)
         return 1
     # The gunicorn of this interpreter, whether or not the venv's bin is on PATH.
-    config = "python:otp_service.gunicorn_config"
+    config = "python:otp_service.server.gunicorn_config"
     command = [
         sys.executable,
         "-m",
@@ -173,7 +173,7 @@ def run_check_config(*, probe: bool) -> int:
     print(f"configuration is valid ({settings.env}): {settings!r}")
     if not probe:
         return 0
-    from otp_service.probes import FAIL, probe_all
+    from otp_service.ops.probes import FAIL, probe_all
 
     results = probe_all(settings, _readiness(settings))
     for result in results:
@@ -213,10 +213,10 @@ def run_rotate_totp() -> int:
     except ConfigError as error:
         print_problems(error)
         return 1
-    from otp_service.errors import StoreUnavailable
-    from otp_service.redis_connection import connect
-    from otp_service.totp_keys import TotpKeyring, reseal_all
-    from otp_service.totp_store import TotpStore
+    from otp_service.core.errors import StoreUnavailable
+    from otp_service.storage.connection import connect
+    from otp_service.totp.keys import TotpKeyring, reseal_all
+    from otp_service.totp.store import TotpStore
 
     client = connect(settings.redis_url, settings.redis_timeout_seconds)
     try:

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from otp_service.codes import CodeHasher
+from otp_service.config.settings import Settings
+from otp_service.core.codes import CodeHasher
+from otp_service.core.events import FanOut
+from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
-from otp_service.events import FanOut
-from otp_service.models import Channel, Client
-from otp_service.settings import Settings
-from otp_service.store import RedisStore
-from otp_service.totp import TotpService
-from otp_service.verifications import VerificationService
+from otp_service.totp.service import TotpService
+from otp_service.verify.service import VerificationService
+from otp_service.verify.store import RedisStore
 
 
 @dataclass(frozen=True, slots=True)

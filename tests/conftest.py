@@ -14,9 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from otp_service import create_app
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.models import Channel, Client, Policy, Scope
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel, Client, Policy, Scope
+from otp_service.storage.embedded_redis import EmbeddedRedis
 from tests.support import KEYS, PEPPER, SCOPES, Api, CapturingSender, FakeClock, key_sha256
 
 

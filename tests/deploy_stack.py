@@ -23,7 +23,7 @@ from typing import Any, cast
 import requests
 import yaml
 
-from otp_service.embedded_redis import EmbeddedRedis, free_port, stop_process
+from otp_service.storage.embedded_redis import EmbeddedRedis, free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 OTP_SERVICE = Path(sys.executable).with_name("otp-service")

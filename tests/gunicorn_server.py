@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from otp_service.embedded_redis import free_port, stop_process
+from otp_service.storage.embedded_redis import free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 

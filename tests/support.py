@@ -11,8 +11,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from otp_service.errors import DeliveryFailed
-from otp_service.models import Channel, OutboundMessage, Receipt, Scope, key_name_key
+from otp_service.core.errors import DeliveryFailed
+from otp_service.core.models import Channel, OutboundMessage, Receipt, Scope, key_name_key
 
 PEPPER = b"test-pepper-0123456789-abcdefghijklmnop"
 NAME_KEY = key_name_key(PEPPER)

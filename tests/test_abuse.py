@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from otp_service import create_app
-from otp_service.models import Channel, Policy
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel, Policy
 from tests.conftest import make_clients
 from tests.support import PHONE, Api, CapturingSender, FakeClock, auth
 
@@ -108,7 +108,7 @@ class TestSmsCountries:
     ) -> None:
         """A country suddenly receiving more SMS than its cap: 429 and a warning log event."""
         api = make_api(sms_country_limits=(("FR", "2/1second"),))
-        caplog.set_level(logging.WARNING, logger="otp_service.abuse")
+        caplog.set_level(logging.WARNING, logger="otp_service.abuse.guard")
         assert [201, 201] == [api.start(f"+3361234567{n}").status_code for n in range(2)]
         _limited(api.start("+33612345679"), "sms_country_sends")
         assert 201 == api.start(_phone(1)).status_code  # another country is not affected

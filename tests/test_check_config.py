@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from otp_service.embedded_redis import EmbeddedRedis, free_port
-from otp_service.redis_connection import connect
-from otp_service.settings import ConfigError, Settings
-from otp_service.urls import REDIS_URL_SCHEMES
+from otp_service.config.settings import ConfigError, Settings
+from otp_service.storage.connection import connect
+from otp_service.storage.embedded_redis import EmbeddedRedis, free_port
+from otp_service.storage.urls import REDIS_URL_SCHEMES
 from tests.servers.smtp import Mailbox, SmtpServer
 from tests.servers.tls import Certificate, make_certificate
 from tests.support import api_keys_json

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argon2
 import pytest
 
-from otp_service.codes import ARGON2_PROFILES, CodeHasher, generate_code
-from otp_service.errors import StoreCorrupted
+from otp_service.core.codes import ARGON2_PROFILES, CodeHasher, generate_code
+from otp_service.core.errors import StoreCorrupted
 
 
 class TestGenerateCode:

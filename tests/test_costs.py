@@ -7,16 +7,16 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from otp_service.codes import CodeHasher
-from otp_service.errors import (
+from otp_service.core.codes import CodeHasher
+from otp_service.core.errors import (
     InvalidRequest,
     ResendTooSoon,
     TooManyAttempts,
     VerificationNotFound,
 )
-from otp_service.models import Channel, Client, Policy, Scope
-from otp_service.store import RedisStore
-from otp_service.verifications import VerificationService
+from otp_service.core.models import Channel, Client, Policy, Scope
+from otp_service.verify.service import VerificationService
+from otp_service.verify.store import RedisStore
 from tests.support import NAME_KEY, PEPPER, PHONE, CapturingSender, FakeClock
 
 CLIENT = Client("acme", "0" * 64, frozenset(Scope), Policy(max_attempts=2))

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from otp_service.destinations import Destination, parse_destination, parse_email, parse_phone
-from otp_service.errors import FieldError, InvalidRequest
-from otp_service.models import Channel, canonical_destination, destination_digest
+from otp_service.core.errors import FieldError, InvalidRequest
+from otp_service.core.models import Channel, canonical_destination, destination_digest
+from otp_service.verify.destinations import Destination, parse_destination, parse_email, parse_phone
 from tests.support import NAME_KEY
 
 

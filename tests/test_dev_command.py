@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from otp_service.embedded_redis import free_port
+from otp_service.storage.embedded_redis import free_port
 
 
 def _wait_for(log: Path, pattern: str, process: subprocess.Popen[bytes]) -> re.Match[str]:

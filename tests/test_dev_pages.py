@@ -19,8 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from otp_service import create_app
-from otp_service.embedded_redis import free_port
-from otp_service.settings import ConfigError, Settings
+from otp_service.config.settings import ConfigError, Settings
+from otp_service.storage.embedded_redis import free_port
 from tests.support import EMAIL, KEYS, PHONE, api_keys_json, auth
 
 DEV_PATHS = ["/try", "/dev/outbox", "/dev/outbox.json"]

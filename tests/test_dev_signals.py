@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from otp_service.embedded_redis import DIR_PREFIX, EmbeddedRedis
+from otp_service.storage.embedded_redis import DIR_PREFIX, EmbeddedRedis
 from tests.test_dev_command import _answers, _wait_for
 
 

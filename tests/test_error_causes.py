@@ -8,9 +8,9 @@ import pytest
 from flask import Flask
 
 from otp_service import create_app
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.models import Channel
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
+from otp_service.storage.embedded_redis import EmbeddedRedis
 from tests.conftest import make_clients
 from tests.support import EMAIL, PEPPER, PHONE, CapturingSender, auth
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from otp_service.app import create_app
-from otp_service.settings import ConfigError, Settings
+from otp_service.config.settings import ConfigError, Settings
 from tests.support import api_keys_json
 
 PEPPER = "p" * 32

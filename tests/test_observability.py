@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from otp_service.observability import RedactionFilter, redact
+from otp_service.ops.logs import RedactionFilter, redact
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 
 from otp_service import create_app
-from otp_service.models import Channel, Policy, SystemClock
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel, Policy, SystemClock
 from tests.conftest import make_clients
 from tests.support import Api, CapturingSender
 

@@ -15,8 +15,8 @@ import redis
 from flask import Flask
 
 from otp_service import create_app
-from otp_service.models import Channel, Policy
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel, Policy
 from tests.conftest import make_clients
 from tests.support import KEYS, PHONE, Api, CapturingSender, FakeClock, auth
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from otp_service.settings import ConfigError, Settings
+from otp_service.config.settings import ConfigError, Settings
 from tests.support import api_keys_json
 
 PEPPER = "p" * 32
 REPO = Path(__file__).resolve().parent.parent
-#: Read by gunicorn's configuration (otp_service/gunicorn_config.py), not by Settings.
+#: Read by gunicorn's configuration (otp_service/server/gunicorn_config.py), not by Settings.
 GUNICORN_VARIABLES = ("OTP_BIND", "OTP_WORKERS", "OTP_THREADS", "OTP_FORWARDED_ALLOW_IPS")
 VARIABLES = [f"OTP_{f.name.upper()}" for f in dataclasses.fields(Settings)] + list(
     GUNICORN_VARIABLES

@@ -9,8 +9,8 @@ from importlib import resources
 
 import redis
 
-from otp_service.models import destination_digest, key_name_key
-from otp_service.store import SCRIPT_NAMES, RedisStore
+from otp_service.core.models import destination_digest, key_name_key
+from otp_service.verify.store import SCRIPT_NAMES, RedisStore
 from tests.support import EMAIL, NAME_KEY, PHONE, Api, auth
 
 
@@ -98,7 +98,7 @@ def test_keys_expire_with_the_verification(
 
 def test_every_script_loads_from_the_installed_package(redis_client: redis.Redis) -> None:
     """Each Lua script ships in the package and Redis accepts it."""
-    lua = resources.files("otp_service") / "lua"
+    lua = resources.files("otp_service.verify") / "lua"
     for name in SCRIPT_NAMES:
         source = (lua / f"{name}.lua").read_text(encoding="utf-8")
         assert redis_client.script_load(source)

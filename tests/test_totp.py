@@ -12,12 +12,12 @@ from typing import TypeVar, cast
 import pytest
 import redis
 
-from otp_service.backup_codes import normalize_backup_code
-from otp_service.codes import CodeHasher
-from otp_service.errors import FactorExists, FactorNotFound, InvalidRequest, TooManyAttempts
-from otp_service.models import Policy
-from otp_service.totp import TotpService
-from otp_service.totp_models import Algorithm, FactorStatus
+from otp_service.core.codes import CodeHasher
+from otp_service.core.errors import FactorExists, FactorNotFound, InvalidRequest, TooManyAttempts
+from otp_service.core.models import Policy
+from otp_service.totp.backup_codes import normalize_backup_code
+from otp_service.totp.models import Algorithm, FactorStatus
+from otp_service.totp.service import TotpService
 from tests.support import PEPPER, FakeClock
 from tests.totp_support import (
     SEEDS,

@@ -10,9 +10,9 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.errors import FactorExists, FactorNotFound
-from otp_service.totp_store import TotpStore
+from otp_service.core.errors import FactorExists, FactorNotFound
+from otp_service.storage.embedded_redis import EmbeddedRedis
+from otp_service.totp.store import TotpStore
 from otp_service.web.problems import PROBLEMS
 from tests.support import FakeClock, auth
 from tests.totp_support import SUBJECT, code_at, wrong_code

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from otp_service.cli import main
-from otp_service.errors import StoreCorrupted
-from otp_service.settings import ConfigError, Settings
-from otp_service.totp_keys import SealedSecret, TotpKeyring, key_id, reseal_all
+from otp_service.config.settings import ConfigError, Settings
+from otp_service.core.errors import StoreCorrupted
+from otp_service.totp.keys import SealedSecret, TotpKeyring, key_id, reseal_all
 from tests.support import FakeClock, api_keys_json
 from tests.totp_support import KEY_1, KEY_2, SUBJECT, TotpRig, code_at, totp_client
 

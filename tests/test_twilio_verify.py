@@ -29,12 +29,13 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 from werkzeug.serving import make_server
 
-from otp_service import create_app, errors
-from otp_service.clients import TwilioVerifyAccount
-from otp_service.models import Channel, Policy
-from otp_service.settings import ConfigError, Settings
+from otp_service import create_app
+from otp_service.config.clients import TwilioVerifyAccount
+from otp_service.config.settings import ConfigError, Settings
+from otp_service.core import errors
+from otp_service.core.models import Channel, Policy
 from otp_service.web.problems import PROBLEMS
-from otp_service.web.twilio_verify_schemas import (
+from otp_service.web.twilio_verify.schemas import (
     TWILIO_ERRORS,
     TwilioError,
     error_mapping,

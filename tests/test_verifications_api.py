@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from otp_service.errors import DeliveryFailed
+from otp_service.core.errors import DeliveryFailed
 from tests.support import EMAIL, PHONE, Api, FakeClock, auth
 
 
@@ -289,8 +289,8 @@ class TestRequestId:
 def test_store_outage_is_503_with_retry_after(api: Api, redis_client: redis.Redis) -> None:
     """Invariant 6: when Redis cannot be reached, 503 with Retry-After; nothing approved."""
     from otp_service import create_app
-    from otp_service.models import Channel
-    from otp_service.settings import Settings
+    from otp_service.config.settings import Settings
+    from otp_service.core.models import Channel
     from tests.conftest import make_clients
     from tests.support import PEPPER, CapturingSender
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import redis
 
-from otp_service.codes import CodeHasher
-from otp_service.events import Event
-from otp_service.models import Client, Policy, Scope
-from otp_service.totp import TotpService, new_secret
-from otp_service.totp_keys import TotpKeyring
-from otp_service.totp_models import Enrolment
-from otp_service.totp_store import TotpStore
+from otp_service.core.codes import CodeHasher
+from otp_service.core.events import Event
+from otp_service.core.models import Client, Policy, Scope
+from otp_service.totp.keys import TotpKeyring
+from otp_service.totp.models import Enrolment
+from otp_service.totp.service import TotpService, new_secret
+from otp_service.totp.store import TotpStore
 from tests.support import KEYS, PEPPER, FakeClock, key_sha256
 
 #: The seeds of RFC 6238 Appendix B (and RFC 4226 Appendix D for SHA1).

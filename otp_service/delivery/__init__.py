@@ -1,31 +1,13 @@
 """
-Delivery: the ``Sender`` protocol that every channel adapter implements.
-
-Adapters take their vendor client as an argument and translate every vendor failure into one
-``DeliveryFailed(retryable=...)``.
+Delivery: the ``Sender`` protocol, its adapters (Twilio SMS, SMTP email, the dev outbox), and the
+choice of one sender per channel from settings.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from otp_service.delivery.build import build_senders, smtp_sender
+from otp_service.delivery.dev import Outbox
+from otp_service.delivery.sender import Sender
+from otp_service.delivery.twilio_sms import fetch_account_status
 
-from otp_service.errors import DeliveryFailed
-from otp_service.models import OutboundMessage, Receipt
-
-__all__ = ["DeliveryFailed", "Sender"]
-
-
-class Sender(Protocol):
-    """Hands one rendered message to a provider."""
-
-    provider: str
-
-    def send(self, message: OutboundMessage) -> Receipt:
-        """
-        Deliver ``message``.
-
-        Raises:
-            DeliveryFailed: the provider refused it or could not be reached.
-            InvalidDestination: the provider says the destination cannot receive it.
-        """
-        ...
+__all__ = ["Outbox", "Sender", "build_senders", "fetch_account_status", "smtp_sender"]

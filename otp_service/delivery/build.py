@@ -4,20 +4,19 @@ Choose the sender of each channel from settings (no loading classes by name).
 
 from __future__ import annotations
 
-from otp_service.delivery import Sender
-from otp_service.delivery.dev import DevSender
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
+from otp_service.delivery.dev import DevSender, Outbox
+from otp_service.delivery.sender import Sender
 from otp_service.delivery.smtp_email import SmtpEmailSender
 from otp_service.delivery.twilio_sms import TwilioSmsSender, twilio_client
-from otp_service.models import Channel
-from otp_service.settings import Settings
-from otp_service.store import RedisStore
 
 
-def build_senders(settings: Settings, store: RedisStore) -> dict[Channel, Sender]:
+def build_senders(settings: Settings, outbox: Outbox) -> dict[Channel, Sender]:
     """One sender per enabled channel; a channel whose provider is ``none`` has none."""
     senders: dict[Channel, Sender] = {}
     if settings.sms_provider == "dev":
-        senders[Channel.SMS] = DevSender(store)
+        senders[Channel.SMS] = DevSender(outbox)
     if settings.sms_provider == "twilio":
         senders[Channel.SMS] = TwilioSmsSender(
             twilio_client(settings),
@@ -26,7 +25,7 @@ def build_senders(settings: Settings, store: RedisStore) -> dict[Channel, Sender
             public_base_url=settings.public_base_url,
         )
     if settings.email_provider == "dev":
-        senders[Channel.EMAIL] = DevSender(store)
+        senders[Channel.EMAIL] = DevSender(outbox)
     if settings.email_provider == "smtp":
         senders[Channel.EMAIL] = smtp_sender(settings)
     return senders

@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Protocol
 
-from otp_service.models import OutboundMessage, Receipt
+from otp_service.core.models import OutboundMessage, Receipt
 
 logger = logging.getLogger("otp_service.dev_delivery")
 

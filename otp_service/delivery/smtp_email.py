@@ -18,8 +18,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Final
 
-from otp_service.errors import DeliveryFailed, InvalidDestination
-from otp_service.models import OutboundMessage, Receipt, mask_destination
+from otp_service.core.errors import DeliveryFailed, InvalidDestination
+from otp_service.core.models import OutboundMessage, Receipt, mask_destination
 
 logger = logging.getLogger("otp_service.delivery.smtp")
 

@@ -20,8 +20,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from otp_service.errors import DeliveryFailed, InvalidDestination
-from otp_service.models import OutboundMessage, Receipt, mask_destination
+from otp_service.core.errors import DeliveryFailed, InvalidDestination
+from otp_service.core.models import OutboundMessage, Receipt, mask_destination
 
 logger = logging.getLogger("otp_service.delivery.twilio")
 

@@ -1,36 +1,23 @@
 """
-The HTTP face (the only package that imports Flask): blueprints, request parsing, problems.
+The HTTP face (the only package that imports Flask): one blueprint per API face, each with its
+routes, schemas and OpenAPI operations; request parsing, problems and the OpenAPI assembler.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
-from flask import Flask, current_app
+from flask import Flask
 
 from otp_service.services import Services
-
-EXTENSION_KEY = "otp_service"
-
-
-def services() -> Services:
-    """The app's ``Services`` (the only accessor)."""
-    return cast(Services, current_app.extensions[EXTENSION_KEY])
+from otp_service.web import api_docs, health, requests, webhooks
+from otp_service.web.context import EXTENSION_KEY
+from otp_service.web.openapi import document as openapi
+from otp_service.web.totp import routes as totp
+from otp_service.web.twilio_verify import routes as twilio_verify
+from otp_service.web.verify import routes as verifications
 
 
 def register_blueprints(app: Flask, services_: Services) -> None:
     """Attach every route; the dev pages only in development."""
-    from otp_service.web import (
-        api_docs,
-        health,
-        openapi,
-        requests,
-        totp,
-        twilio_verify,
-        verifications,
-        webhooks,
-    )
-
     app.extensions[EXTENSION_KEY] = services_
     requests.register_request_hooks(app)
     app.register_blueprint(health.blueprint)

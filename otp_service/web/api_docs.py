@@ -14,9 +14,10 @@ from typing import Final
 from flask import Blueprint, Response, abort, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from otp_service.web.openapi import Operation, package_version, problem, text
+from otp_service.web.openapi import Operation, problem, text
+from otp_service.web.openapi.document import package_version
 
-_TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
+_TEMPLATES: Final = Path(__file__).resolve().parent / "templates"
 #: Each file the page may load, by name, with the folder it is in.
 ASSETS: Final = {
     "swagger-ui-bundle.js": Path(str(swagger_ui_path)),
@@ -31,7 +32,7 @@ CONTENT_SECURITY_POLICY: Final = (
     "frame-ancestors 'none'"
 )
 
-blueprint = Blueprint("api_docs", __name__, template_folder="../templates")
+blueprint = Blueprint("api_docs", __name__, template_folder="templates")
 
 
 @blueprint.get("/docs")

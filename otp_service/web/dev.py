@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, make_response, render_template, request
 from werkzeug.exceptions import NotFound
 
-from otp_service.models import Channel
-from otp_service.web import services
+from otp_service.core.models import Channel
+from otp_service.web.context import services
+from otp_service.web.openapi import Operation, Reply, problem, text
 
-blueprint = Blueprint("dev", __name__, template_folder="../templates")
+blueprint = Blueprint("dev", __name__, template_folder="templates")
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 POLL_INTERVAL_MS: Final = 1500
@@ -91,3 +92,29 @@ def outbox_json() -> Response:
     """The dev outbox as JSON: ``{"messages": [...]}``, newest first."""
     _loopback_only()
     return jsonify({"messages": services().store.dev_messages()})
+
+
+_DEV_ONLY: Final = "Development only (`OTP_ENV=development`); absent in production."
+
+
+def _page_operation(path: str, summary: str, media_type: str, what: str, *tags: str) -> Operation:
+    reply = (
+        Reply(what, schema={"type": "object"}) if media_type == "json" else text(media_type, what)
+    )
+    return Operation("get", path, summary, {200: reply}, tags=tags, security=())
+
+
+def _loopback_page_operation(path: str, summary: str, media_type: str, what: str) -> Operation:
+    reply = (
+        Reply(what, schema={"type": "object"}) if media_type == "json" else text(media_type, what)
+    )
+    hidden = problem("Not asked by a loopback peer for a loopback `Host` (`not-found`).")
+    responses = {200: reply, 404: hidden}
+    return Operation("get", path, summary, responses, tags=("development",), security=())
+
+
+OPERATIONS: Final = (
+    _page_operation("/try", "Try a login in a browser", "text/html", _DEV_ONLY, "development"),
+    _loopback_page_operation("/dev/outbox", "The dev outbox", "text/html", _DEV_ONLY),
+    _loopback_page_operation("/dev/outbox.json", "The dev outbox as JSON", "json", _DEV_ONLY),
+)

@@ -9,8 +9,8 @@ from typing import Final, Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field
 
-from otp_service.errors import StoreUnavailable
-from otp_service.web import services
+from otp_service.core.errors import StoreUnavailable
+from otp_service.web.context import services
 from otp_service.web.metrics import count_store_error
 from otp_service.web.openapi import Operation, Reply
 

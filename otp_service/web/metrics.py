@@ -9,12 +9,12 @@ from typing import Final, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from otp_service import errors
-from otp_service.metrics import Metrics
+from otp_service.core import errors
+from otp_service.ops.metrics import Metrics
 from otp_service.web.openapi import Operation, text
 from otp_service.web.problems import handle_otp_error
 
-EXTENSION_KEY: Final = "otp_service.metrics"
+EXTENSION_KEY: Final = "otp_service.ops.metrics"
 #: The route label of requests that matched no rule (404, 405): never the raw path, whose values
 #: are unbounded.
 UNMATCHED_ROUTE: Final = "<unmatched>"

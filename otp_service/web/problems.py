@@ -12,7 +12,7 @@ from typing import Any, Final
 from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
-from otp_service import errors
+from otp_service.core import errors
 
 logger = logging.getLogger("otp_service.web")
 

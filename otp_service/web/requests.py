@@ -17,11 +17,17 @@ import pydantic
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from otp_service.errors import FieldError, Forbidden, InvalidRequest, MalformedBody, Unauthenticated
-from otp_service.events import RequestInfo, current_request
-from otp_service.ip_addresses import limit_key
-from otp_service.models import Client, Scope
-from otp_service.web import services
+from otp_service.core.errors import (
+    FieldError,
+    Forbidden,
+    InvalidRequest,
+    MalformedBody,
+    Unauthenticated,
+)
+from otp_service.core.events import RequestInfo, current_request
+from otp_service.core.ip_addresses import limit_key
+from otp_service.core.models import Client, Scope
+from otp_service.web.context import services
 
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 REQUEST_ID_HEADER: Final = "X-Request-ID"

@@ -13,9 +13,10 @@ from typing import Final
 
 from flask import Blueprint, Response, g, request
 
+from otp_service.core.errors import InvalidSignature
 from otp_service.delivery.twilio_sms import STATUS_CALLBACK_PATH, signature_is_valid
-from otp_service.errors import InvalidSignature
-from otp_service.web import services
+from otp_service.web.context import services
+from otp_service.web.openapi import Operation, Reply, problem
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -58,3 +59,21 @@ def twilio_status() -> Response:
         g.verification_id = verification_id
         services().store.record_delivery(verification_id, status, services().verifications.now_ms())
     return Response(status=204)
+
+
+OPERATIONS: Final = (
+    Operation(
+        "post",
+        "/v1/webhooks/twilio/status",
+        "Twilio's message status callback",
+        {
+            204: Reply("Recorded, or ignored (an unknown verification or status)."),
+            403: problem("Not signed by Twilio for this URL (`invalid-signature`)."),
+            503: problem("Redis failed (`store-unavailable`)."),
+        },
+        description="Twilio posts `application/x-www-form-urlencoded` statuses to the URL the SMS "
+        "sender gave it (`OTP_PUBLIC_BASE_URL` + this path + `?verification_id=`).",
+        tags=("webhooks",),
+        security=("twilioSignature",),
+    ),
+)

@@ -19,8 +19,8 @@ import redis
 from werkzeug.serving import make_server
 
 from otp_service import create_app
-from otp_service.models import Policy
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Policy
 from tests.conftest import make_clients
 from tests.support import KEYS
 

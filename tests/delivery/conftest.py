@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from otp_service.config.settings import Settings
 from otp_service.delivery.twilio_sms import TwilioSmsSender, twilio_client
-from otp_service.settings import Settings
 from tests.delivery.support import MakeTwilioSender
 from tests.servers.prism import Prism, PrismUnavailable, ensure_prism
 from tests.servers.silent import SilentServer

@@ -16,11 +16,11 @@ import redis
 from flask.testing import FlaskClient
 
 from otp_service import create_app
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
 from otp_service.delivery.smtp_email import SmtpEmailSender
-from otp_service.models import Channel
 from otp_service.services import Services
-from otp_service.settings import Settings
-from otp_service.web import EXTENSION_KEY
+from otp_service.web.context import EXTENSION_KEY
 from tests.servers import LOOPBACK, free_port
 from tests.servers.silent import SilentServer
 from tests.servers.smtp import Mailbox, SmtpServer, plain_text

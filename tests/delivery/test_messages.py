@@ -9,8 +9,8 @@ from typing import Final
 
 import pytest
 
-from otp_service.messages import available_locales, render_message, resolve_locale
-from otp_service.models import Channel, OutboundMessage, Policy
+from otp_service.core.models import Channel, OutboundMessage, Policy
+from otp_service.verify.messages import available_locales, render_message, resolve_locale
 
 LOCALES: Final = ("en", "es", "fr", "de", "pt")
 TEMPLATES: Final = ("sms.txt", "email_subject.txt", "email.txt", "email.html")

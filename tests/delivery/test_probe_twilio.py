@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from otp_service.probes import probe_twilio
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.ops.probes import probe_twilio
 from tests.servers import free_port
 from tests.servers.prism import Prism
 from tests.servers.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER

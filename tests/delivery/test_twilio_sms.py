@@ -11,10 +11,10 @@ from typing import ClassVar
 
 import pytest
 
+from otp_service.core.errors import DeliveryFailed, InvalidDestination
+from otp_service.core.models import Channel, OutboundMessage, Policy
 from otp_service.delivery.twilio_sms import signature_is_valid, status_callback_url
-from otp_service.errors import DeliveryFailed, InvalidDestination
-from otp_service.messages import render_message
-from otp_service.models import Channel, OutboundMessage, Policy
+from otp_service.verify.messages import render_message
 from tests.delivery.support import MakeTwilioSender, captured_logs
 from tests.servers import LOOPBACK, free_port
 from tests.servers.prism import Prism

@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from otp_service import create_app
-from otp_service.embedded_redis import free_port
-from otp_service.models import Channel
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
+from otp_service.storage.embedded_redis import free_port
 from tests.support import CapturingSender, FakeClock
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from otp_service.cli import main
-from otp_service.embedded_redis import free_port
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.storage.embedded_redis import free_port
 from tests.ops.topologies import wait_until
 from tests.support import PEPPER, api_keys_json
 

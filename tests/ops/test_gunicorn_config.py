@@ -18,7 +18,7 @@ import pytest
 def _config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     monkeypatch.delenv("_OTP_SERVICE_OWN_METRICS_DIR", raising=False)
-    return importlib.import_module("otp_service.gunicorn_config")
+    return importlib.import_module("otp_service.server.gunicorn_config")
 
 
 def test_starting_empties_the_metrics_directory(

@@ -10,7 +10,7 @@ import redis
 from flask.testing import FlaskClient
 
 from otp_service.services import Services
-from otp_service.web import EXTENSION_KEY
+from otp_service.web.context import EXTENSION_KEY
 
 
 def test_livez_answers_while_redis_is_down(down_http: FlaskClient) -> None:

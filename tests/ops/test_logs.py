@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from otp_service import create_app
-from otp_service.models import Channel
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
 from tests.support import EMAIL, PHONE, Api, CapturingSender, FakeClock, auth
 
 

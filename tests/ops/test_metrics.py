@@ -14,10 +14,10 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from otp_service import create_app
-from otp_service.events import Event, EventKind
-from otp_service.metrics import UNCOUNTED, Metrics
-from otp_service.models import Channel, Policy
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.events import Event, EventKind
+from otp_service.core.models import Channel, Policy
+from otp_service.ops.metrics import UNCOUNTED, Metrics
 from otp_service.web.metrics import EXTENSION_KEY, UNMATCHED_ROUTE
 from tests.conftest import make_clients
 from tests.support import Api, CapturingSender, FakeClock, auth

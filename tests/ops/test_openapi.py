@@ -21,16 +21,11 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from werkzeug.test import TestResponse
 
 from otp_service import create_app
-from otp_service.errors import DeliveryFailed
-from otp_service.models import Channel
-from otp_service.settings import Settings
-from otp_service.web.openapi import (
-    Operation,
-    app_routes,
-    collect_operations,
-    text,
-    undocumented_routes,
-)
+from otp_service.config.settings import Settings
+from otp_service.core.errors import DeliveryFailed
+from otp_service.core.models import Channel
+from otp_service.web.openapi import Operation, text
+from otp_service.web.openapi.document import app_routes, collect_operations, undocumented_routes
 from tests.support import PHONE, Api, CapturingSender, FakeClock, auth
 
 UNKNOWN_ID = "vf_" + "0" * 32
@@ -316,11 +311,11 @@ def test_every_documented_status_has_a_scenario(document: dict[str, Any]) -> Non
 
 
 def _all_statuses() -> list[tuple[str, str, int]]:
-    from otp_service.web import operations
+    from otp_service.web.verify.operations import OPERATIONS
 
     return sorted(
         (op.method, op.path, status)
-        for op in operations.OPERATIONS
+        for op in OPERATIONS
         if op.path.startswith(VERIFICATION_ROUTES)
         for status in op.responses
     )

@@ -23,14 +23,14 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.sentinel import SentinelConnectionPool
 
 from otp_service import create_app
-from otp_service.abuse import limits_storage
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.errors import StoreUnavailable
-from otp_service.models import Channel
-from otp_service.redis_connection import connect
-from otp_service.settings import Settings
-from otp_service.store_scripts import Durability, ScriptRunner, one_of
-from otp_service.web import EXTENSION_KEY
+from otp_service.abuse.guard import limits_storage
+from otp_service.config.settings import Settings
+from otp_service.core.errors import StoreUnavailable
+from otp_service.core.models import Channel
+from otp_service.storage.connection import connect
+from otp_service.storage.embedded_redis import EmbeddedRedis
+from otp_service.storage.scripts import Durability, ScriptRunner, one_of
+from otp_service.web.context import EXTENSION_KEY
 from tests.ops.topologies import PASSWORD, LocalCluster, LocalSentinel
 from tests.support import Api, CapturingSender, FakeClock, auth
 
@@ -180,7 +180,7 @@ class TestStrictReplies:
         store._scripts["approve"] = store.client.register_script(
             "return {'ok', 'h', '1', '5', 'to', '0'}"
         )
-        with caplog.at_level(logging.ERROR, logger="otp_service.store_scripts"):
+        with caplog.at_level(logging.ERROR, logger="otp_service.storage.scripts"):
             response = api.check(verification_id, code)
         assert 503 == response.status_code
         assert any("approve" in record.getMessage() for record in caplog.records)

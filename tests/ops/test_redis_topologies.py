@@ -18,12 +18,12 @@ import pytest
 from flask import Flask
 
 from otp_service import create_app
-from otp_service.embedded_redis import free_port
-from otp_service.errors import StoreUnavailable
-from otp_service.models import Channel
-from otp_service.redis_connection import connect
-from otp_service.settings import Settings
-from otp_service.store import RedisStore
+from otp_service.config.settings import Settings
+from otp_service.core.errors import StoreUnavailable
+from otp_service.core.models import Channel
+from otp_service.storage.connection import connect
+from otp_service.storage.embedded_redis import free_port
+from otp_service.verify.store import RedisStore
 from tests.ops.topologies import LocalCluster, LocalSentinel
 from tests.support import NAME_KEY, Api, CapturingSender, FakeClock, auth
 

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import redis
 
-from otp_service.embedded_redis import EmbeddedRedis, find_redis_server, free_port, stop_process
+from otp_service.storage.embedded_redis import (
+    EmbeddedRedis,
+    find_redis_server,
+    free_port,
+    stop_process,
+)
 
 SERVICE = "otp-master"
 PASSWORD = "topology-secret"

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from otp_service import create_app
-from otp_service.models import Channel
-from otp_service.settings import Settings
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
 from tests.conftest import make_clients
 from tests.reliability.support import REDIS_TIMEOUT_SECONDS, FaultyRedis
 from tests.support import PEPPER, Api, CapturingSender, FakeClock

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 import requests
 
-from otp_service.embedded_redis import EmbeddedRedis, find_redis_server
+from otp_service.storage.embedded_redis import EmbeddedRedis, find_redis_server
 from tests.gunicorn_server import service_environ
 from tests.servers import LOOPBACK
 from tests.servers.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER

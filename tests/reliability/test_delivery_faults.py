@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from otp_service.embedded_redis import free_port
+from otp_service.storage.embedded_redis import free_port
 from otp_service.web.problems import PROBLEM_MEDIA_TYPE
 from tests.gunicorn_server import running_gunicorn
 from tests.reliability.support import (

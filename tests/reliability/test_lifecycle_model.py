@@ -23,10 +23,10 @@ from hypothesis.stateful import (
 )
 
 from otp_service import create_app
-from otp_service.errors import DeliveryFailed
-from otp_service.models import Channel, Policy
-from otp_service.settings import Settings
-from otp_service.web import EXTENSION_KEY
+from otp_service.config.settings import Settings
+from otp_service.core.errors import DeliveryFailed
+from otp_service.core.models import Channel, Policy
+from otp_service.web.context import EXTENSION_KEY
 from tests.conftest import make_clients
 from tests.reliability.support import new_phone, wrong_code
 from tests.support import PEPPER, Api, CapturingSender, FakeClock, auth

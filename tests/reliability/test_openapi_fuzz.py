@@ -31,9 +31,9 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from otp_service import create_app
-from otp_service.clients import TwilioVerifyAccount
-from otp_service.models import Channel
-from otp_service.settings import Settings
+from otp_service.config.clients import TwilioVerifyAccount
+from otp_service.config.settings import Settings
+from otp_service.core.models import Channel
 from tests.gunicorn_server import running_gunicorn
 from tests.reliability.support import faulty_environ
 from tests.support import KEYS, CapturingSender

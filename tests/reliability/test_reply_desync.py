@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from otp_service.embedded_redis import EmbeddedRedis
-from otp_service.redis_connection import connect
+from otp_service.storage.connection import connect
+from otp_service.storage.embedded_redis import EmbeddedRedis
 from tests.ops.topologies import PASSWORD, LocalSentinel
 
 pytestmark = pytest.mark.slow

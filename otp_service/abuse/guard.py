@@ -1,0 +1,262 @@
+"""
+Abuse protection: rate limits on Redis (the ``limits`` library), SMS geo permissions, the SMS
+pumping guard, and the per-destination failure lockout (NIST SP 800-63B 5.2.2).
+
+Every limit fails closed: a storage error is ``StoreUnavailable`` (503), never "allow".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, Final
+
+import limits
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
+from otp_service.core.events import Event, EventKind, EventSink, FanOut
+from otp_service.core.models import Channel, Client, destination_digest
+from otp_service.storage.connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
+from otp_service.storage.scripts import Durability, acknowledge_limit_writes
+
+logger = logging.getLogger("otp_service.abuse.guard")
+CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
+
+
+@cache
+def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
+    """``"5/10minutes;10/day"`` as rate-limit items (raises ValueError when malformed)."""
+    return tuple(limits.parse_many(spec))
+
+
+@contextmanager
+def _fail_closed() -> Iterator[None]:
+    try:
+        yield
+    except StorageError as error:
+        raise StoreUnavailable("Redis is unavailable") from error
+
+
+def limits_storage(
+    redis_url: str, prefix: str, timeout_seconds: float, durability: Durability | None = None
+) -> Storage:
+    """
+    The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped, its
+    writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
+    connections that are dropped when a reply times out.
+    """
+    options: dict[str, Any] = fail_fast_options(redis_url)
+    if redis_url.lower().startswith("redis+sentinel://"):
+        options["connection_class"] = SENTINEL_CONNECTION_CLASS
+        # Counts are read from the master: a replica may not have the last hits yet.
+        options["use_replicas"] = False
+    storage = storage_from_string(
+        f"redis+{redis_url}" if redis_url.startswith("unix://") else redis_url,  # limits' name
+        key_prefix=f"{prefix}:rl",
+        wrap_exceptions=True,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        **options,
+    )
+    if not isinstance(storage, Storage):
+        raise TypeError(f"{redis_url.split(':')[0]} is not a synchronous limits storage")
+    acknowledge_limit_writes(storage, durability or Durability())
+    return storage
+
+
+class AbuseGuard:
+    """
+    The limits of invariant 5 (docs/architecture.md), each one a moving window on Redis.
+
+    Args:
+        storage: makes the ``limits`` storage (see ``limits_storage``), on first use: a Cluster
+            storage connects as it is made, and making the app does no I/O.
+        events: where ``limit.tripped`` events go.
+        sms_country_limit: the default per-country SMS cap (e.g. ``"200/hour"``).
+        sms_country_limits: per-country overrides of that cap (ISO code → spec).
+        max_consecutive_failures: failed checks in a row per destination before it is locked.
+        name_key: the secret destinations are hashed under in key names (``key_name_key``).
+    """
+
+    def __init__(
+        self,
+        storage: Callable[[], Storage],
+        events: EventSink | None = None,
+        *,
+        sms_country_limit: str = "200/hour",
+        sms_country_limits: Mapping[str, str] | None = None,
+        max_consecutive_failures: int = 100,
+        name_key: bytes,
+    ) -> None:
+        self._make_storage = storage
+        self._name_key = name_key
+        self._made: tuple[Storage, MovingWindowRateLimiter] | None = None
+        self._lock = threading.Lock()
+        self._events = events or FanOut()
+        self._sms_country_limit = sms_country_limit
+        self._sms_country_limits = dict(sms_country_limits or {})
+        self._max_consecutive_failures = max_consecutive_failures
+
+    def _backend(self) -> tuple[Storage, MovingWindowRateLimiter]:
+        with self._lock:
+            if self._made is None:
+                try:
+                    storage = self._make_storage()
+                except Exception as error:
+                    # Whatever the topology's client raises while connecting: fail closed.
+                    raise StoreUnavailable("Redis is unavailable") from error
+                self._made = (storage, MovingWindowRateLimiter(storage))
+            return self._made
+
+    @property
+    def _storage(self) -> Storage:
+        return self._backend()[0]
+
+    @property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return self._backend()[1]
+
+    def _hit(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
+        """Count one hit against every window of ``spec``; raise when any is exhausted."""
+        for item in parse_limits(spec):
+            with _fail_closed():
+                if self._limiter.hit(item, name, *identifiers):
+                    continue
+                reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
+            self._trip(client, name, reset_at)
+
+    def _trip(self, client: Client, name: str, reset_at: float) -> None:
+        retry_after = max(int(reset_at - time.time()) + 1, 1)
+        self._events.record(
+            Event(
+                EventKind.LIMIT_TRIPPED,
+                client.name,
+                detail={"limit": name, "retry_after": retry_after},
+            )
+        )
+        raise RateLimited(
+            retry_after, name, f"Too many requests ({name}); retry in {retry_after} s."
+        )
+
+    def _test(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
+        """Raise when any window of ``spec`` is exhausted, without counting a hit."""
+        for item in parse_limits(spec):
+            with _fail_closed():
+                if self._limiter.test(item, name, *identifiers):
+                    continue
+                reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
+            self._trip(client, name, reset_at)
+
+    def admit_start(self, client: Client, ip: str | None) -> None:
+        """
+        Refuse a start when the client's or the end user's IP rate is used up (counts nothing).
+
+        Raises:
+            RateLimited: a limit is exhausted. StoreUnavailable: Redis failed.
+        """
+        self._test(client, "client_starts", client.policy.client_starts, client.name)
+        if ip:
+            self._test(client, "ip_starts", client.policy.ip_starts, client.name, ip)
+
+    def count_start(self, client: Client, ip: str | None) -> None:
+        """
+        Count an admitted start against the client's and the end user's IP rate: refused starts
+        (resend too soon, max sends, locked) use none of it.
+
+        Raises:
+            RateLimited: a limit tripped. StoreUnavailable: Redis failed.
+        """
+        self._hit(client, "client_starts", client.policy.client_starts, client.name)
+        if ip:
+            self._hit(client, "ip_starts", client.policy.ip_starts, client.name, ip)
+
+    def admit_destination(self, client: Client, channel: Channel, country: str | None) -> None:
+        """
+        Refuse SMS to countries the policy does not allow (no quota is used).
+
+        Raises:
+            CountryNotAllowed: the number's country is not in the allowed list.
+        """
+        allowed = client.policy.sms_allowed_countries
+        if channel is Channel.SMS and allowed and (country or "") not in allowed:
+            raise CountryNotAllowed("SMS to this number's country is not allowed.")
+
+    def admit_send(self, client: Client, channel: Channel, to: str, country: str | None) -> None:
+        """
+        Count one message to ``to``: per destination, and per SMS country (the pumping guard).
+
+        Raises:
+            RateLimited: a limit tripped. StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to, self._name_key)
+        self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
+        if channel is Channel.SMS and country:
+            spec = self._sms_country_limits.get(country, self._sms_country_limit)
+            try:
+                self._hit(client, "sms_country_sends", spec, country)
+            except RateLimited:
+                logger.warning(
+                    "SMS pumping guard tripped", extra={"country": country, "client": client.name}
+                )
+                raise
+
+    def admit_checks(self, client: Client, to: str) -> int:
+        """
+        Refuse a new verification for a destination that failed too often; else the count of
+        consecutive failures so far (stored with the verification).
+
+        Raises:
+            RateLimited: the destination is locked out. StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to, self._name_key)
+        with _fail_closed():
+            consecutive = self._storage.get(f"consecutive_failures/{client.name}/{digest}")
+            if consecutive >= self._max_consecutive_failures:
+                reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
+                self._trip(client, "consecutive_failures", reset_at)
+            for item in parse_limits(client.policy.destination_failures):
+                if not self._limiter.test(item, "destination_failures", client.name, digest):
+                    stats = self._limiter.get_window_stats(
+                        item, "destination_failures", client.name, digest
+                    )
+                    self._trip(client, "destination_failures", stats.reset_time)
+        return consecutive
+
+    def record_failure(self, client: Client, to: str) -> bool:
+        """
+        Count a wrong code for ``to``; True when the destination is now locked out.
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to, self._name_key)
+        exhausted = False
+        with _fail_closed():
+            for item in parse_limits(client.policy.destination_failures):
+                hit = self._limiter.hit(item, "destination_failures", client.name, digest)
+                exhausted = (
+                    exhausted
+                    or not hit
+                    or self._limiter.get_window_stats(
+                        item, "destination_failures", client.name, digest
+                    ).remaining
+                    == 0
+                )
+            consecutive = self._storage.incr(
+                f"consecutive_failures/{client.name}/{digest}", CONSECUTIVE_FAILURES_TTL_SECONDS
+            )
+        return exhausted or consecutive >= self._max_consecutive_failures
+
+    def record_success(self, client: Client, to: str) -> None:
+        """A right code ends a run of failures for ``to``."""
+        with _fail_closed():
+            self._storage.clear(
+                f"consecutive_failures/{client.name}/{destination_digest(to, self._name_key)}"
+            )

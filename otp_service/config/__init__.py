@@ -1,0 +1,3 @@
+"""
+Configuration: `Settings` from `OTP_*` variables, API clients and their policies, API keys.
+"""

@@ -1,0 +1,102 @@
+"""
+Events: one structured record per state change of a verification (or factor), fanned out to the
+sinks that care (the audit trail, metrics). Plain Python; no codes, hashes or full destinations.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from otp_service.core.models import Verification, mask_destination
+
+
+class EventKind(enum.StrEnum):
+    """What happened."""
+
+    STARTED = "verification.started"
+    RESENT = "verification.resent"
+    CHECKED = "verification.checked"  # outcome: approved | wrong_code | stale_code
+    APPROVED = "verification.approved"
+    LOCKED = "verification.locked"  # a check refused: no attempts left
+    NOT_FOUND = "verification.not_found"  # a check of something unknown, used or canceled
+    EXPIRED_ON_CHECK = "verification.expired_on_check"
+    CANCELED = "verification.canceled"
+    DELIVERED = "delivery.sent"  # provider, latency_ms
+    DELIVERY_FAILED = "delivery.failed"  # provider, retryable, latency_ms
+    LIMIT_TRIPPED = "limit.tripped"  # limit
+    TOTP = "totp"  # outcome: enrolled | activated | valid | invalid | replayed | deleted
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """What the HTTP layer knows of the current request (set per request, read by sinks)."""
+
+    request_id: str | None = None
+    ip: str | None = None
+
+
+current_request: ContextVar[RequestInfo] = ContextVar("current_request", default=RequestInfo())  # noqa: B039 (frozen)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """
+    One thing that happened. ``to`` is already masked; ``detail`` holds small extra facts.
+    """
+
+    kind: EventKind
+    client: str
+    verification_id: str | None = None
+    channel: str | None = None
+    to: str | None = None
+    outcome: str | None = None
+    detail: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+def verification_event(
+    kind: EventKind,
+    client: str,
+    verification: Verification | None = None,
+    *,
+    verification_id: str | None = None,
+    outcome: str | None = None,
+    **detail: str | int | float | bool,
+) -> Event:
+    """An event about a verification (its destination masked), or about just its id."""
+    return Event(
+        kind=kind,
+        client=client,
+        verification_id=verification.id if verification else verification_id,
+        channel=verification.channel.value if verification else None,
+        to=mask_destination(verification.to) if verification else None,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
+class EventSink(Protocol):
+    """Receives every event (must not raise for ordinary failures of its own)."""
+
+    def record(self, event: Event) -> None:
+        """Take one event."""
+        ...
+
+
+class FanOut:
+    """Sends each event to every sink."""
+
+    def __init__(self, sinks: Iterable[EventSink] = ()) -> None:
+        self._sinks = list(sinks)
+
+    def add(self, sink: EventSink) -> None:
+        """Also send events to ``sink``."""
+        self._sinks.append(sink)
+
+    def record(self, event: Event) -> None:
+        """Send ``event`` to every sink."""
+        for sink in self._sinks:
+            sink.record(event)

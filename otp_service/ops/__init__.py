@@ -1,0 +1,3 @@
+"""
+Operations: the audit trail, metrics, JSON logs and the configuration probes.
+"""

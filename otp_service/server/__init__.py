@@ -1,0 +1,3 @@
+"""
+The gunicorn glue: the production configuration, its defaults, and its logger.
+"""

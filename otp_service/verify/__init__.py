@@ -1,0 +1,11 @@
+"""
+Verifications: one-time codes sent by SMS or email and checked once. The service (start,
+resend, check, cancel), its store and Lua scripts, destinations, message templates and dispatch.
+"""
+
+from __future__ import annotations
+
+from otp_service.verify.service import StartResult, VerificationService
+from otp_service.verify.store import RedisStore
+
+__all__ = ["RedisStore", "StartResult", "VerificationService"]

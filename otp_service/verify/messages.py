@@ -1,0 +1,82 @@
+"""
+Messages people receive: SMS and email bodies rendered from per-locale Jinja2 templates.
+
+Templates live in ``otp_service/templates/messages/<locale>/``; an unknown locale falls back to
+the policy's default, then to English.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import jinja2
+
+from otp_service.core.models import Channel, OutboundMessage, Policy
+
+FALLBACK_LOCALE = "en"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    root = resources.files("otp_service.verify") / "templates" / "messages"
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        keep_trailing_newline=False,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@cache
+def available_locales() -> frozenset[str]:
+    """The locales that have templates."""
+    root = resources.files("otp_service.verify") / "templates" / "messages"
+    return frozenset(entry.name for entry in root.iterdir() if entry.is_dir())
+
+
+def resolve_locale(requested: str | None, policy: Policy) -> str:
+    """The shipped locale closest to ``requested`` (``pt-BR`` → ``pt``), else the default."""
+    for candidate in (requested, policy.default_locale):
+        if candidate:
+            language = candidate.replace("_", "-").split("-")[0].lower()
+            if language in available_locales():
+                return language
+    return FALLBACK_LOCALE
+
+
+def _render(locale: str, name: str, **context: object) -> str:
+    return _environment().get_template(f"{locale}/{name}").render(**context).strip()
+
+
+def render_message(
+    *,
+    channel: Channel,
+    to: str,
+    code: str,
+    verification_id: str,
+    policy: Policy,
+    locale: str,
+) -> OutboundMessage:
+    """The message that carries ``code`` to ``to`` in ``locale``."""
+    context = {
+        "code": code,
+        "brand": policy.brand_name,
+        "minutes": max(policy.code_ttl_seconds // 60, 1),
+        "domain": policy.webotp_domain,
+    }
+    if channel is Channel.SMS:
+        text = _render(locale, "sms.txt", **context)
+        if policy.webotp_domain:
+            # WebOTP origin-bound line: lets browsers and phones fill the code in by themselves.
+            text = f"{text}\n\n@{policy.webotp_domain} #{code}"
+        return OutboundMessage(channel, to, text, verification_id, locale=locale)
+    return OutboundMessage(
+        channel,
+        to,
+        _render(locale, "email.txt", **context),
+        verification_id,
+        subject=_render(locale, "email_subject.txt", **context),
+        html=_render(locale, "email.html", **context),
+        locale=locale,
+    )

@@ -1,0 +1,365 @@
+"""
+RedisStore: the key schema and the Lua scripts of verifications.
+
+Every read-modify-write of a verification is one script from ``lua/``; every
+``redis.RedisError`` becomes ``StoreUnavailable`` (fail closed: invariant 6, docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, cast
+
+import redis
+
+from otp_service.core.models import Channel, Status, Verification, destination_digest
+from otp_service.storage.script_store import ScriptStore, guard, hash_fields
+from otp_service.storage.scripts import Durability, flag, one_of, string_list
+
+# Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
+# slot and the same code runs on Redis Cluster.
+VERIFICATION_KEY: Final = "{prefix}:vf:{{{id}}}"  # HASH, fields of _FIELDS; PX = expiry + grace
+DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # STRING id; PX = expiry
+DEV_OUTBOX_KEY: Final = "{prefix}:dev:outbox"  # LIST of JSON messages, newest first, capped
+AUDIT_STREAM_KEY: Final = (
+    "{prefix}:audit"  # STREAM of audit records, MAXLEN ~ OTP_AUDIT_STREAM_MAXLEN
+)
+
+SCRIPT_NAMES: Final = (
+    "create",
+    "claim_destination",
+    "release_destination",
+    "resend",
+    "reserve_attempt",
+    "approve",
+    "cancel",
+    "approve_without_code",
+    "mark_failed",
+    "record_delivery",
+    "lock",
+)
+DEV_OUTBOX_LENGTH: Final = 100
+_T = TypeVar("_T")
+_STRING_FIELDS: Final = ("id", "client", "to", "locale")
+_INT_FIELDS: Final = (
+    "attempts",
+    "max_attempts",
+    "sends",
+    "max_sends",
+    "created_ms",
+    "expires_ms",
+    "next_send_ms",
+    "updated_ms",
+    "dest_failures",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What ``reserve_attempt`` answered: ``ok``, ``missing``, ``expired`` or ``locked``."""
+
+    outcome: str
+    code_hash: str = ""
+    attempts: int = 0
+    max_attempts: int = 0
+    expires_ms: int = 0
+    to: str = ""
+    dest_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResendOutcome:
+    """What ``resend`` answered: ``ok`` with the updated verification, or why not and until when."""
+
+    outcome: str
+    verification: Verification | None = None
+    until_ms: int = 0
+
+
+def parse_verification(fields: Mapping[str, str]) -> Verification:
+    """Build a ``Verification`` from the fields of its hash."""
+    values: dict[str, Any] = {name: fields[name] for name in _STRING_FIELDS if name in fields}
+    values.update({name: int(fields[name]) for name in _INT_FIELDS if name in fields})
+    return Verification(
+        channel=Channel(fields["channel"]),
+        status=Status(fields["status"]),
+        delivery_status=fields.get("delivery_status") or None,
+        **values,
+    )
+
+
+class RedisStore(ScriptStore):
+    """
+    Verifications in Redis, each state change one Lua script.
+
+    Args:
+        client: a ``redis.Redis`` (or cluster) client created with ``decode_responses=True``.
+        prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
+        durability: how many replicas acknowledge each script's writes (none by default).
+        name_key: the secret destinations are hashed under in key names (``key_name_key``).
+    """
+
+    SCRIPT_PACKAGE = "otp_service.verify"
+    SCRIPT_NAMES = SCRIPT_NAMES
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        name_key: bytes,
+        server_time: bool = False,
+    ) -> None:
+        super().__init__(client, prefix, durability, server_time=server_time)
+        self._name_key = name_key
+
+    # Keys ------------------------------------------------------------------------------------
+
+    def verification_key(self, verification_id: str) -> str:
+        """The key of a verification's hash."""
+        return VERIFICATION_KEY.format(prefix=self.prefix, id=verification_id)
+
+    def destination_key(self, client: str, channel: Channel, to: str) -> str:
+        """The key of the index from (client, channel, destination) to the pending verification."""
+        digest = destination_digest(to, self._name_key)
+        return DESTINATION_KEY.format(
+            prefix=self.prefix, client=client, channel=channel.value, digest=digest
+        )
+
+    # Health ----------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            self.client.ping()
+
+    def server_time_ms(self) -> int:
+        """
+        Redis's clock, in milliseconds since the epoch.
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            seconds, microseconds = cast(tuple[int, int], self.client.time())
+        return seconds * 1000 + microseconds // 1000
+
+    def replication(self) -> list[tuple[str, int]] | None:
+        """
+        ``(role, connected replicas)`` of each master the service writes to (every master of a
+        Cluster); None when Redis refuses ``INFO`` (a managed Redis may).
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            try:
+                if hasattr(self.client, "node_client"):  # a Cluster: ask every master
+                    replies = self.client.info("replication", target_nodes="primaries")
+                    infos = list(cast(dict[str, dict[str, Any]], replies).values())
+                else:
+                    infos = [cast(dict[str, Any], self.client.info("replication"))]
+            except redis.ResponseError:
+                return None
+        return [(str(info["role"]), int(info.get("connected_slaves", 0))) for info in infos]
+
+    def missing_scripts(self) -> list[str]:
+        """The names of scripts Redis does not have cached (they load on first use)."""
+        with guard():
+            shas = [script.sha for script in self._scripts.values()]
+            loaded = cast(list[bool], self.client.script_exists(*shas))
+        return [name for name, ok in zip(self._scripts, loaded, strict=True) if not ok]
+
+    def load_scripts(self) -> None:
+        """Load every script into Redis's script cache."""
+        with guard():
+            for script in self._scripts.values():
+                self.client.script_load(script.script)
+
+    # Verifications ---------------------------------------------------------------------------
+
+    def pending_id(self, destination_key: str) -> str | None:
+        """The id the destination index points at (a hint: the verification hash decides)."""
+        with guard():
+            return cast(str | None, self.client.get(destination_key))
+
+    def load(self, verification_id: str) -> Verification | None:
+        """The verification with this id, or None when it is gone."""
+        with guard():
+            key = self.verification_key(verification_id)
+            fields = cast(dict[str, str], self.client.hgetall(key))
+        if not fields:
+            return None
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    def create(self, verification: Verification, code_hash: str, key_ttl_ms: int) -> bool:
+        """Store a new verification; False when its id is already taken."""
+        fields = {
+            "client": verification.client,
+            "channel": verification.channel.value,
+            "to": verification.to,
+            "code_hash": code_hash,
+            "status": verification.status.value,
+            "attempts": verification.attempts,
+            "max_attempts": verification.max_attempts,
+            "sends": verification.sends,
+            "max_sends": verification.max_sends,
+            "created_ms": verification.created_ms,
+            "expires_ms": verification.expires_ms,
+            "next_send_ms": verification.next_send_ms,
+            "updated_ms": verification.updated_ms,
+            "locale": verification.locale,
+            "dest_failures": verification.dest_failures,
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        key = self.verification_key(verification.id)
+        return self._run("create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
+
+    def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
+        """Point the destination index at ``verification_id`` if it still points at ``expected``."""
+        args = [verification_id, expected, ttl_ms]
+        return self._run("claim_destination", [key], args, flag)
+
+    def release_destination(self, key: str, verification_id: str) -> None:
+        """Drop the destination index if it points at ``verification_id``."""
+        self._run("release_destination", [key], [verification_id], flag)
+
+    def resend(
+        self,
+        verification_id: str,
+        client: str,
+        now_ms: int,
+        code_hash: str,
+        *,
+        cooldown_ms: int,
+        ttl_ms: int,
+        grace_ms: int,
+    ) -> ResendOutcome:
+        """Swap in a new code hash and count a send, if the verification allows it now."""
+        key = self.verification_key(verification_id)
+        args = [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
+        return self._run(
+            "resend", [key], args, lambda reply: _resend_outcome(verification_id, reply)
+        )
+
+    def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:
+        """Count one check against the verification's budget and return its code hash."""
+        key = self.verification_key(verification_id)
+        return self._run("reserve_attempt", [key], [client, self._now(now_ms)], _reservation)
+
+    def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
+        """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
+        key = self.verification_key(verification_id)
+        return self._run(
+            "approve", [key], [code_hash, self._now(now_ms)], one_of("approved", "stale", "gone")
+        )
+
+    def cancel(self, verification_id: str, client: str, now_ms: int) -> Verification | None:
+        """Cancel a pending verification; None when there is none of this client to cancel."""
+        key = self.verification_key(verification_id)
+        return self._run("cancel", [key], [client, self._now(now_ms)], _fields_of(verification_id))
+
+    def approve_without_code(
+        self, verification_id: str, client: str, now_ms: int
+    ) -> Verification | None:
+        """Approve a pending verification with checks left; None when there is none to approve."""
+        key = self.verification_key(verification_id)
+        return self._run(
+            "approve_without_code", [key], [client, self._now(now_ms)], _fields_of(verification_id)
+        )
+
+    def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
+        """Mark the verification failed if it still holds ``code_hash``."""
+        key = self.verification_key(verification_id)
+        self._run("mark_failed", [key], [code_hash, self._now(now_ms)], flag)
+
+    def lock(self, verification_id: str, now_ms: int) -> None:
+        """Use up every remaining check of a pending verification (a destination lockout)."""
+        self._run("lock", [self.verification_key(verification_id)], [self._now(now_ms)], flag)
+
+    def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
+        """Record a provider's delivery status; False when the verification is gone."""
+        key = self.verification_key(verification_id)
+        return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
+
+    # Audit stream ----------------------------------------------------------------------------
+
+    def append_audit(self, fields: Mapping[str, str], max_length: int) -> None:
+        """Append one record to the capped audit stream (approximate trimming, O(1))."""
+        with guard():
+            self.client.xadd(
+                AUDIT_STREAM_KEY.format(prefix=self.prefix),
+                dict(fields),  # type: ignore[arg-type]
+                maxlen=max_length,
+                approximate=True,
+            )
+
+    # Dev outbox ------------------------------------------------------------------------------
+
+    def push_dev_message(self, message: Mapping[str, Any]) -> None:
+        """Keep a dev-sender message in the capped outbox list."""
+        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
+        with guard():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.lpush(key, json.dumps(message))
+            pipe.ltrim(key, 0, DEV_OUTBOX_LENGTH - 1)
+            pipe.expire(key, 86_400)
+            pipe.execute()
+
+    def dev_messages(self) -> list[dict[str, Any]]:
+        """The dev outbox, newest first."""
+        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
+        with guard():
+            raw = cast(list[str], self.client.lrange(key, 0, DEV_OUTBOX_LENGTH - 1))
+        return [json.loads(item) for item in raw]
+
+
+_RESERVATION_REFUSALS: Final = ("missing", "expired")
+_RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
+
+
+def _reservation(reply: Any) -> Reservation:
+    outcome = string_list(reply)[0]
+    if outcome == "ok" and len(reply) == 6:
+        attempts, max_attempts, dest_failures = int(reply[2]), int(reply[3]), int(reply[5])
+        return Reservation(
+            "ok", reply[1], attempts, max_attempts, to=reply[4], dest_failures=dest_failures
+        )
+    if outcome == "locked" and len(reply) == 2:
+        return Reservation("locked", expires_ms=int(reply[1]))
+    if outcome in _RESERVATION_REFUSALS and len(reply) == 1:
+        return Reservation(outcome)
+    raise ValueError("not a reserve_attempt reply")
+
+
+def _resend_outcome(verification_id: str, reply: Any) -> ResendOutcome:
+    outcome = string_list(reply)[0]
+    if outcome == "ok":
+        fields = hash_fields(reply[1:])
+        fields["id"] = verification_id
+        return ResendOutcome("ok", parse_verification(fields))
+    if outcome == "missing" and len(reply) == 1:
+        return ResendOutcome("missing")
+    if outcome in _RESEND_REFUSALS and len(reply) == 2:
+        return ResendOutcome(outcome, until_ms=int(reply[1]))
+    raise ValueError("not a resend reply")
+
+
+def _fields_of(verification_id: str) -> Callable[[Any], Verification | None]:
+    """A parser of a script's ``HGETALL`` reply: the verification, or None for ``{}``."""
+
+    def parse(reply: Any) -> Verification | None:
+        if not string_list(reply):
+            return None
+        fields = hash_fields(reply)
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    return parse

@@ -1,0 +1,3 @@
+"""
+The `/v1/totp` face: routes, request and response schemas, OpenAPI operations.
+"""

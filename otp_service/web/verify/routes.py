@@ -1,0 +1,95 @@
+"""
+The ``/v1/verifications`` routes (docs/api.md): parse → call one service method → render.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from flask import Blueprint, Response, g
+
+from otp_service.core.errors import VerificationNotFound
+from otp_service.core.models import Scope
+from otp_service.verify.destinations import parse_destination
+from otp_service.web.context import services
+from otp_service.web.requests import authenticate, end_user_ip, parse_body, render
+from otp_service.web.verify.operations import OPERATIONS as OPERATIONS
+from otp_service.web.verify.schemas import (
+    CheckDestinationRequest,
+    CheckResponse,
+    CheckVerificationRequest,
+    StartVerificationRequest,
+    VerificationResponse,
+)
+
+blueprint = Blueprint("verifications", __name__, url_prefix="/v1")
+VERIFICATION_ID: Final = re.compile(r"^vf_[0-9a-f]{32}$")
+
+
+def _verification_id(raw: str) -> str:
+    # A malformed id can name nothing: answer 404 without asking Redis.
+    if not VERIFICATION_ID.fullmatch(raw):
+        raise VerificationNotFound("No verification has this id.")
+    g.verification_id = raw
+    return raw
+
+
+@blueprint.post("/verifications")
+def start_verification() -> Response:
+    """Start a verification, or resend the pending one for the same destination."""
+    client = authenticate(Scope.START)
+    body = parse_body(StartVerificationRequest)
+    settings = services().settings
+    destination = parse_destination(body.channel, body.to, settings.default_region)
+    result = services().verifications.start(
+        client,
+        destination.channel,
+        destination.to,
+        body.locale,
+        country=destination.country,
+        ip=end_user_ip(client, body.context.ip if body.context else None),
+    )
+    g.verification_id = result.verification.id
+    now_ms = services().verifications.now_ms()
+    return render(
+        VerificationResponse.of(result.verification, now_ms), 201 if result.created else 200
+    )
+
+
+@blueprint.post("/verifications/<verification_id>/check")
+def check_verification(verification_id: str) -> Response:
+    """Check a code against a verification by id."""
+    client = authenticate(Scope.CHECK)
+    body = parse_body(CheckVerificationRequest)
+    result = services().verifications.check(client, _verification_id(verification_id), body.code)
+    return render(CheckResponse.of(result))
+
+
+@blueprint.post("/verification-checks")
+def check_destination() -> Response:
+    """Check a code against the pending verification of a destination."""
+    client = authenticate(Scope.CHECK)
+    body = parse_body(CheckDestinationRequest)
+    destination = parse_destination(body.channel, body.to, services().settings.default_region)
+    result = services().verifications.check_destination(
+        client, destination.channel, destination.to, body.code
+    )
+    g.verification_id = result.verification_id
+    return render(CheckResponse.of(result))
+
+
+@blueprint.get("/verifications/<verification_id>")
+def get_verification(verification_id: str) -> Response:
+    """Read a verification."""
+    client = authenticate(Scope.START)
+    verification = services().verifications.get(client, _verification_id(verification_id))
+    return render(VerificationResponse.of(verification, services().verifications.now_ms()))
+
+
+@blueprint.post("/verifications/<verification_id>/cancel")
+def cancel_verification(verification_id: str) -> Response:
+    """Cancel a pending verification."""
+    client = authenticate(Scope.START)
+    verification = services().verifications.cancel(client, _verification_id(verification_id))
+    return render(VerificationResponse.of(verification, services().verifications.now_ms()))

@@ -1,0 +1,99 @@
+"""
+The ``/v1/verifications`` request and response models (pydantic): one source for validation and
+the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from otp_service.core.models import Channel, CheckResult, Status, Verification, mask_destination
+from otp_service.web.schemas import (
+    CONTROL_CHARACTERS,
+    Code,
+    Destination,
+    IpAddress,
+    Locale,
+    StrictRequest,
+    iso_timestamp,
+)
+
+
+class RequestContext(StrictRequest):
+    """What the caller knows of the end user (used by abuse limits)."""
+
+    ip: IpAddress | None = None
+    user_agent: str | None = Field(None, max_length=512, pattern=f"^[^{CONTROL_CHARACTERS}]*$")
+
+
+class StartVerificationRequest(StrictRequest):
+    """Body of ``POST /v1/verifications``."""
+
+    to: Destination
+    channel: Channel
+    locale: Locale | None = None
+    context: RequestContext | None = None
+
+
+class CheckVerificationRequest(StrictRequest):
+    """Body of ``POST /v1/verifications/{id}/check``."""
+
+    code: Code
+
+
+class CheckDestinationRequest(StrictRequest):
+    """Body of ``POST /v1/verification-checks``."""
+
+    to: Destination
+    channel: Channel | None = None
+    code: Code
+
+
+class VerificationResponse(BaseModel):
+    """A verification as the API shows it (``to`` always masked)."""
+
+    id: str
+    status: Status
+    channel: Channel
+    to: str
+    created_at: str
+    expires_at: str
+    attempts_remaining: int
+    sends_remaining: int
+    resend_available_at: str
+    delivery_status: str | None = None
+
+    @classmethod
+    def of(cls, verification: Verification, now_ms: int) -> VerificationResponse:
+        """Render ``verification`` as seen at ``now_ms``."""
+        return cls(
+            id=verification.id,
+            status=verification.status_at(now_ms),
+            channel=verification.channel,
+            to=mask_destination(verification.to),
+            created_at=iso_timestamp(verification.created_ms),
+            expires_at=iso_timestamp(verification.expires_ms),
+            attempts_remaining=verification.attempts_remaining,
+            sends_remaining=verification.sends_remaining,
+            resend_available_at=iso_timestamp(verification.next_send_ms),
+            delivery_status=verification.delivery_status,
+        )
+
+
+class CheckResponse(BaseModel):
+    """The outcome of a check: a wrong code is ``valid: false``, not an error."""
+
+    id: str
+    status: Status
+    valid: bool
+    attempts_remaining: int
+
+    @classmethod
+    def of(cls, result: CheckResult) -> CheckResponse:
+        """Render a check result."""
+        return cls(
+            id=result.verification_id,
+            status=result.status,
+            valid=result.valid,
+            attempts_remaining=result.attempts_remaining,
+        )
