@@ -61,5 +61,5 @@ def service_environ(redis_url: str, profile: str, log_level: str = "INFO") -> di
 
 
 def outbox_key() -> str:
-    """The dev outbox list (``DEV_OUTBOX_KEY`` of ``otp_service.verify.store``)."""
+    """The dev outbox list (``DEV_OUTBOX_KEY`` of ``otp_service.storage.dev_outbox``)."""
     return f"{PREFIX}:dev:outbox"

@@ -24,7 +24,9 @@ from otp_service.ops.audit import AuditTrail
 from otp_service.ops.logs import configure_logging
 from otp_service.ops.metrics import Metrics
 from otp_service.services import Services
+from otp_service.storage.audit_stream import AuditStream
 from otp_service.storage.connection import connect, default_wait_replicas
+from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.storage.scripts import Durability
 from otp_service.storage.server_clock import ServerClock
 from otp_service.totp.keys import TotpKeyring, new_key
@@ -43,7 +45,8 @@ from otp_service.web.problems import register_problem_handlers
 def _audit_trail(settings: Settings, store: RedisStore) -> AuditTrail:
     if not settings.audit_stream:
         return AuditTrail()
-    return AuditTrail(lambda fields: store.append_audit(fields, settings.audit_stream_maxlen))
+    stream = AuditStream(store.client, settings.redis_prefix, settings.audit_stream_maxlen)
+    return AuditTrail(stream.append)
 
 
 def durability(settings: Settings) -> Durability:
@@ -75,7 +78,8 @@ def build_services(
         server_time=clock is None or isinstance(clock, SystemClock),
     )
     hasher = CodeHasher(settings.pepper, settings.argon2_profile)
-    senders = build_senders(settings, store) if senders is None else senders
+    outbox = DevOutbox(store.client, settings.redis_prefix)
+    senders = build_senders(settings, outbox) if senders is None else senders
     clock = clock or SystemClock()
     if store.server_time:
         clock = ServerClock(store, clock)
@@ -96,6 +100,7 @@ def build_services(
     return Services(
         settings=settings,
         store=store,
+        outbox=outbox,
         hasher=hasher,
         senders=senders,
         verifications=VerificationService(store, hasher, senders, clock, events, guard),

@@ -12,6 +12,7 @@ from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
 from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
+from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.totp.service import TotpService
 from otp_service.verify.service import VerificationService
 from otp_service.verify.store import RedisStore
@@ -23,6 +24,7 @@ class Services:
 
     settings: Settings
     store: RedisStore
+    outbox: DevOutbox
     hasher: CodeHasher
     senders: Mapping[Channel, Sender]
     verifications: VerificationService

@@ -18,8 +18,6 @@ MAX_LINES = 300
 _NOT_SPLIT_YET = {
     "totp/service.py",
     "totp/store.py",
-    "verify/service.py",
-    "verify/store.py",
     "web/twilio_verify/routes.py",
     "web/twilio_verify/schemas.py",
 }
@@ -28,7 +26,6 @@ _NOT_SPLIT_YET = {
 OWNERS = {
     "flask": ("web/", "app.py", "cli.py"),  # cli.py: for a type annotation only
     "werkzeug": ("web/", "app.py", "cli.py"),
-    "redis": ("storage/", "verify/store.py", "totp/store.py", "app.py"),
     "twilio": ("delivery/twilio_sms.py",),
     "argon2": ("core/codes.py",),
     "pyotp": ("totp/service.py",),

@@ -17,7 +17,7 @@ logger = logging.getLogger("otp_service.dev_delivery")
 
 
 class Outbox(Protocol):
-    """Where dev messages are kept (``RedisStore`` is one)."""
+    """Where dev messages are kept (``DevOutbox`` is one)."""
 
     def push_dev_message(self, message: dict[str, str | None]) -> None:
         """Keep one message."""

@@ -39,7 +39,7 @@ class AuditTrail:
     An ``EventSink`` writing each event to the audit log and, optionally, a stream.
 
     Args:
-        append: writes one record to the audit stream (``RedisStore.append_audit``), or None.
+        append: writes one record to the audit stream (``AuditStream.append``), or None.
     """
 
     def __init__(self, append: Callable[[Mapping[str, str]], None] | None = None) -> None:

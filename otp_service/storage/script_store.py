@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.commands.core import Script
@@ -84,3 +84,56 @@ class ScriptStore:
 
     def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
         return self._runner.run(name, self._scripts[name], keys, args, parse)
+
+    # Health ----------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            self.client.ping()
+
+    def server_time_ms(self) -> int:
+        """
+        Redis's clock, in milliseconds since the epoch.
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            seconds, microseconds = cast(tuple[int, int], self.client.time())
+        return seconds * 1000 + microseconds // 1000
+
+    def replication(self) -> list[tuple[str, int]] | None:
+        """
+        ``(role, connected replicas)`` of each master the service writes to (every master of a
+        Cluster); None when Redis refuses ``INFO`` (a managed Redis may).
+
+        Raises:
+            StoreUnavailable: Redis does not answer.
+        """
+        with guard():
+            try:
+                if hasattr(self.client, "node_client"):  # a Cluster: ask every master
+                    replies = self.client.info("replication", target_nodes="primaries")
+                    infos = list(cast(dict[str, dict[str, Any]], replies).values())
+                else:
+                    infos = [cast(dict[str, Any], self.client.info("replication"))]
+            except redis.ResponseError:
+                return None
+        return [(str(info["role"]), int(info.get("connected_slaves", 0))) for info in infos]
+
+    def missing_scripts(self) -> list[str]:
+        """The names of scripts Redis does not have cached (they load on first use)."""
+        with guard():
+            shas = [script.sha for script in self._scripts.values()]
+            loaded = cast(list[bool], self.client.script_exists(*shas))
+        return [name for name, ok in zip(self._scripts, loaded, strict=True) if not ok]
+
+    def load_scripts(self) -> None:
+        """Load every script into Redis's script cache."""
+        with guard():
+            for script in self._scripts.values():
+                self.client.script_load(script.script)

@@ -5,7 +5,8 @@ resend, check, cancel), its store and Lua scripts, destinations, message templat
 
 from __future__ import annotations
 
-from otp_service.verify.service import StartResult, VerificationService
+from otp_service.verify.service import VerificationService
+from otp_service.verify.starts import StartResult
 from otp_service.verify.store import RedisStore
 
 __all__ = ["RedisStore", "StartResult", "VerificationService"]

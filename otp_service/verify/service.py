@@ -1,25 +1,17 @@
 """
 VerificationService: start, resend, check, get and cancel verifications (docs/architecture.md).
 
-Plain Python: it takes its store, hasher, senders and clock as arguments.
+Plain Python: it takes its store, hasher, senders and clock as arguments; starts and checks are
+their own modules (``starts.py``, ``checks.py``).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
 from otp_service.abuse import AbuseGuard
-from otp_service.core.codes import CodeHasher, generate_code
+from otp_service.core.codes import CodeHasher
 from otp_service.core.errors import (
-    ChannelNotAllowed,
-    FieldError,
-    InvalidRequest,
-    MaxSendsReached,
-    ResendTooSoon,
-    StoreUnavailable,
-    TooManyAttempts,
     VerificationNotFound,
 )
 from otp_service.core.events import EventKind, EventSink, FanOut, verification_event
@@ -28,32 +20,12 @@ from otp_service.core.models import (
     CheckResult,
     Client,
     Clock,
-    Status,
     Verification,
-    seconds_until,
 )
 from otp_service.delivery import Sender
-from otp_service.verify.dispatch import Dispatcher
-from otp_service.verify.messages import resolve_locale
-from otp_service.verify.store import RedisStore, Reservation
-
-#: How long a finished verification stays readable (GET shows expired/approved/canceled) after
-#: its code expired. Checks never see it: only a pending, unexpired verification can be checked.
-RECORD_GRACE_SECONDS = 300
-_START_ROUNDS = 3
-
-
-def new_verification_id() -> str:
-    """A fresh verification id: ``vf_`` and 128 random bits in hex."""
-    return "vf_" + secrets.token_hex(16)
-
-
-@dataclass(frozen=True, slots=True)
-class StartResult:
-    """A started verification, and whether it was created (201) or resent (200)."""
-
-    verification: Verification
-    created: bool
+from otp_service.verify.checks import Checks
+from otp_service.verify.starts import StartResult, Starts
+from otp_service.verify.store import RedisStore
 
 
 class VerificationService:
@@ -71,29 +43,10 @@ class VerificationService:
         guard: AbuseGuard | None = None,
     ) -> None:
         self._store = store
-        self._hasher = hasher
-        self._senders = senders
         self._clock = clock
         self._events = events or FanOut()
-        self._guard = guard
-        self._dispatcher = Dispatcher(store, senders, clock, self._events)
-
-    def _emit(
-        self,
-        kind: EventKind,
-        client: str,
-        verification: Verification | None = None,
-        *,
-        verification_id: str | None = None,
-        outcome: str | None = None,
-        **detail: str | int | float | bool,
-    ) -> None:
-        event = verification_event(
-            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
-        )
-        self._events.record(event)
-
-    # Start and resend ------------------------------------------------------------------------
+        self._starts = Starts(store, hasher, senders, clock, self._events, guard)
+        self._checks = Checks(store, hasher, clock, self._events, guard)
 
     def start(
         self,
@@ -116,134 +69,11 @@ class VerificationService:
             DeliveryFailed, InvalidDestination: the provider did not take the message.
             StoreUnavailable: Redis failed.
         """
-        if channel not in self._senders:
-            raise ChannelNotAllowed(f"The {channel.value} channel has no provider configured.")
-        if channel not in client.policy.channels:
-            raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
-        if self._guard is not None:
-            # Only a test here: a start is counted once it is admitted (see _admitted).
-            self._guard.admit_start(client, ip)
-            self._guard.admit_destination(client, channel, country)
-        destination_key = self._store.destination_key(client.name, channel, to)
-        for _ in range(_START_ROUNDS):
-            now_ms = self._clock.now_ms()
-            current_id = self._store.pending_id(destination_key)
-            stale_id = ""
-            if current_id is not None:
-                existing = self._store.load(current_id)
-                if existing is not None and _is_resendable(existing, client, now_ms):
-                    resent = self._resend(
-                        client, existing, destination_key, locale, now_ms, country, ip
-                    )
-                    if resent is not None:
-                        self._emit(EventKind.RESENT, client.name, resent)
-                        return StartResult(resent, created=False)
-                    continue
-                stale_id = current_id
-            created = self._create(
-                client, channel, to, locale, destination_key, stale_id, now_ms, country, ip
-            )
-            if created is not None:
-                self._emit(EventKind.STARTED, client.name, created)
-                return StartResult(created, created=True)
-        raise StoreUnavailable("too much contention on one destination")
-
-    def _create(
-        self,
-        client: Client,
-        channel: Channel,
-        to: str,
-        locale: str | None,
-        destination_key: str,
-        stale_id: str,
-        now_ms: int,
-        country: str | None,
-        ip: str | None,
-    ) -> Verification | None:
-        policy = client.policy
-        dest_failures = 0
-        if self._guard is not None:
-            dest_failures = self._guard.admit_checks(client, to)
-            self._guard.count_start(client, ip)
-            self._guard.admit_send(client, channel, to, country)
-        ttl_ms = policy.code_ttl_seconds * 1000
-        verification = Verification(
-            id=new_verification_id(),
-            client=client.name,
-            channel=channel,
-            to=to,
-            status=Status.PENDING,
-            attempts=0,
-            max_attempts=policy.max_attempts,
-            sends=1,
-            max_sends=policy.max_sends,
-            created_ms=now_ms,
-            expires_ms=now_ms + ttl_ms,
-            next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
-            updated_ms=now_ms,
-            locale=resolve_locale(locale, policy),
-            dest_failures=dest_failures,
-        )
-        code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(verification.id, code)
-        self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
-        # The hash exists before the index points at it, so an index that points at nothing is
-        # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
-        if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
-            self._store.cancel(verification.id, client.name, now_ms)
-            return None
-        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
-
-    def _resend(
-        self,
-        client: Client,
-        existing: Verification,
-        destination_key: str,
-        locale: str | None,
-        now_ms: int,
-        country: str | None,
-        ip: str | None,
-    ) -> Verification | None:
-        # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
-        _refuse_resend(existing, now_ms)
-        if self._guard is not None:
-            self._guard.admit_checks(client, existing.to)
-            self._guard.count_start(client, ip)
-            self._guard.admit_send(client, existing.channel, existing.to, country)
-        policy = client.policy
-        code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(existing.id, code)
-        outcome = self._store.resend(
-            existing.id,
-            client.name,
-            now_ms,
-            code_hash,
-            cooldown_ms=policy.resend_cooldown_seconds * 1000,
-            ttl_ms=policy.code_ttl_seconds * 1000,
-            grace_ms=RECORD_GRACE_SECONDS * 1000,
-        )
-        if outcome.verification is None:
-            if outcome.outcome == "missing":
-                return None
-            _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
-        assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
-        verification = outcome.verification
-        # The index lives as long as the resent code, not the first one: else check-by-destination
-        # misses the code, and a new start could make a second live verification for it.
-        self._store.claim_destination(
-            destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
-        )
-        if locale:
-            verification = replace(verification, locale=resolve_locale(locale, policy))
-        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
-
-    # Check -----------------------------------------------------------------------------------
+        return self._starts.start(client, channel, to, locale, country=country, ip=ip)
 
     def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
         """
-        Check ``code`` against a pending verification: 2 Redis round trips and 1 argon2 verify.
-
-        A wrong code is a result (``valid=False``), not an error.
+        Check ``code`` against a pending verification; a wrong code is ``valid=False``.
 
         Raises:
             InvalidRequest: the code does not have the client's code length.
@@ -251,62 +81,7 @@ class VerificationService:
             TooManyAttempts: every check has been used.
             StoreUnavailable: Redis failed.
         """
-        if len(code) != client.policy.code_length:
-            raise InvalidRequest(
-                [FieldError("code", f"must be {client.policy.code_length} digits")]
-            )
-        now_ms = self._clock.now_ms()
-        reservation = self._store.reserve_attempt(verification_id, client.name, now_ms)
-        if reservation.outcome in ("missing", "expired"):
-            kind = (
-                EventKind.EXPIRED_ON_CHECK
-                if reservation.outcome == "expired"
-                else EventKind.NOT_FOUND
-            )
-            self._emit(kind, client.name, verification_id=verification_id)
-            raise VerificationNotFound("No pending verification has this id.")
-        if reservation.outcome == "locked":
-            self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
-            raise TooManyAttempts(
-                "Every check of this verification has been used.",
-                seconds_until(reservation.expires_ms, now_ms),
-            )
-        remaining = reservation.max_attempts - reservation.attempts
-        if self._hasher.verify(reservation.code_hash, verification_id, code):
-            return self._approve(client, verification_id, reservation, remaining)
-        self._emit(
-            EventKind.CHECKED,
-            client.name,
-            verification_id=verification_id,
-            outcome="wrong_code",
-            attempts_remaining=remaining,
-        )
-        if self._guard is not None and self._guard.record_failure(client, reservation.to):
-            # The destination failed too often across verifications: no more checks for it.
-            self._store.lock(verification_id, self._clock.now_ms())
-            self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
-            remaining = 0
-        status = Status.MAX_ATTEMPTS_REACHED if remaining == 0 else Status.PENDING
-        return CheckResult(verification_id, status, False, remaining)
-
-    def _approve(
-        self, client: Client, verification_id: str, reservation: Reservation, remaining: int
-    ) -> CheckResult:
-        outcome = self._store.approve(verification_id, reservation.code_hash, self._clock.now_ms())
-        self._emit(EventKind.CHECKED, client.name, verification_id=verification_id, outcome=outcome)
-        if outcome == "gone":
-            raise VerificationNotFound("No pending verification has this id.")
-        if outcome == "stale":
-            # A resend replaced this code while it was checked: it is no longer valid.
-            return CheckResult(verification_id, Status.PENDING, False, remaining)
-        if outcome != "approved":
-            raise StoreUnavailable(f"approve answered {outcome!r}")
-        self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
-        had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
-        if self._guard is not None and had_failures:
-            # Only after failures is there a run to end: a clean approval stays at 2 round trips.
-            self._guard.record_success(client, reservation.to)
-        return CheckResult(verification_id, Status.APPROVED, True, remaining)
+        return self._checks.check(client, verification_id, code)
 
     def check_destination(
         self, client: Client, channel: Channel, to: str, code: str
@@ -317,10 +92,7 @@ class VerificationService:
         Raises:
             the same as ``check``.
         """
-        pending_id = self._store.pending_id(self._store.destination_key(client.name, channel, to))
-        if pending_id is None:
-            raise VerificationNotFound("No pending verification for this destination.")
-        return self.check(client, pending_id, code)
+        return self._checks.check_destination(client, channel, to, code)
 
     # Read and cancel -------------------------------------------------------------------------
 
@@ -348,7 +120,7 @@ class VerificationService:
             raise VerificationNotFound("No pending verification has this id.")
         destination_key = self._store.destination_key(client.name, canceled.channel, canceled.to)
         self._store.release_destination(destination_key, canceled.id)
-        self._emit(EventKind.CANCELED, client.name, canceled)
+        self._events.record(verification_event(EventKind.CANCELED, client.name, canceled))
         return canceled
 
     def approve_without_code(self, client: Client, verification_id: str) -> Verification:
@@ -365,34 +137,12 @@ class VerificationService:
         )
         if approved is None:
             raise VerificationNotFound("No pending verification has this id.")
-        self._emit(EventKind.APPROVED, client.name, approved, outcome="without_code")
+        event = verification_event(
+            EventKind.APPROVED, client.name, approved, outcome="without_code"
+        )
+        self._events.record(event)
         return approved
 
     def now_ms(self) -> int:
         """The service clock (for rendering statuses as of now)."""
         return self._clock.now_ms()
-
-
-def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
-    # One whose checks are used up is replaced by a new verification, as Twilio does; the
-    # destination's failure window and run of consecutive failures still bound the guessing.
-    return existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
-
-
-def _refuse_resend(existing: Verification, now_ms: int) -> None:
-    if existing.sends >= existing.max_sends:
-        _raise_resend_refusal("max_sends", existing.expires_ms, now_ms)
-    if now_ms < existing.next_send_ms:
-        _raise_resend_refusal("cooldown", existing.next_send_ms, now_ms)
-
-
-def _raise_resend_refusal(outcome: str, until_ms: int, now_ms: int) -> None:
-    retry_after = seconds_until(until_ms, now_ms)
-    if outcome == "locked":
-        raise TooManyAttempts(
-            "Every check of the pending verification has been used; wait for it to expire.",
-            retry_after,
-        )
-    if outcome == "max_sends":
-        raise MaxSendsReached(retry_after, "The pending verification has used all its sends.")
-    raise ResendTooSoon(retry_after, f"A new code can be sent in {retry_after} seconds.")

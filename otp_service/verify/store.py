@@ -7,7 +7,6 @@ Every read-modify-write of a verification is one script from ``lua/``; every
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
@@ -22,11 +21,6 @@ from otp_service.storage.scripts import Durability, flag, one_of, string_list
 # slot and the same code runs on Redis Cluster.
 VERIFICATION_KEY: Final = "{prefix}:vf:{{{id}}}"  # HASH, fields of _FIELDS; PX = expiry + grace
 DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # STRING id; PX = expiry
-DEV_OUTBOX_KEY: Final = "{prefix}:dev:outbox"  # LIST of JSON messages, newest first, capped
-AUDIT_STREAM_KEY: Final = (
-    "{prefix}:audit"  # STREAM of audit records, MAXLEN ~ OTP_AUDIT_STREAM_MAXLEN
-)
-
 SCRIPT_NAMES: Final = (
     "create",
     "claim_destination",
@@ -40,7 +34,6 @@ SCRIPT_NAMES: Final = (
     "record_delivery",
     "lock",
 )
-DEV_OUTBOX_LENGTH: Final = 100
 _T = TypeVar("_T")
 _STRING_FIELDS: Final = ("id", "client", "to", "locale")
 _INT_FIELDS: Final = (
@@ -128,59 +121,6 @@ class RedisStore(ScriptStore):
         return DESTINATION_KEY.format(
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )
-
-    # Health ----------------------------------------------------------------------------------
-
-    def ping(self) -> None:
-        """
-        Raises:
-            StoreUnavailable: Redis does not answer.
-        """
-        with guard():
-            self.client.ping()
-
-    def server_time_ms(self) -> int:
-        """
-        Redis's clock, in milliseconds since the epoch.
-
-        Raises:
-            StoreUnavailable: Redis does not answer.
-        """
-        with guard():
-            seconds, microseconds = cast(tuple[int, int], self.client.time())
-        return seconds * 1000 + microseconds // 1000
-
-    def replication(self) -> list[tuple[str, int]] | None:
-        """
-        ``(role, connected replicas)`` of each master the service writes to (every master of a
-        Cluster); None when Redis refuses ``INFO`` (a managed Redis may).
-
-        Raises:
-            StoreUnavailable: Redis does not answer.
-        """
-        with guard():
-            try:
-                if hasattr(self.client, "node_client"):  # a Cluster: ask every master
-                    replies = self.client.info("replication", target_nodes="primaries")
-                    infos = list(cast(dict[str, dict[str, Any]], replies).values())
-                else:
-                    infos = [cast(dict[str, Any], self.client.info("replication"))]
-            except redis.ResponseError:
-                return None
-        return [(str(info["role"]), int(info.get("connected_slaves", 0))) for info in infos]
-
-    def missing_scripts(self) -> list[str]:
-        """The names of scripts Redis does not have cached (they load on first use)."""
-        with guard():
-            shas = [script.sha for script in self._scripts.values()]
-            loaded = cast(list[bool], self.client.script_exists(*shas))
-        return [name for name, ok in zip(self._scripts, loaded, strict=True) if not ok]
-
-    def load_scripts(self) -> None:
-        """Load every script into Redis's script cache."""
-        with guard():
-            for script in self._scripts.values():
-                self.client.script_load(script.script)
 
     # Verifications ---------------------------------------------------------------------------
 
@@ -288,37 +228,6 @@ class RedisStore(ScriptStore):
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
         return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
-
-    # Audit stream ----------------------------------------------------------------------------
-
-    def append_audit(self, fields: Mapping[str, str], max_length: int) -> None:
-        """Append one record to the capped audit stream (approximate trimming, O(1))."""
-        with guard():
-            self.client.xadd(
-                AUDIT_STREAM_KEY.format(prefix=self.prefix),
-                dict(fields),  # type: ignore[arg-type]
-                maxlen=max_length,
-                approximate=True,
-            )
-
-    # Dev outbox ------------------------------------------------------------------------------
-
-    def push_dev_message(self, message: Mapping[str, Any]) -> None:
-        """Keep a dev-sender message in the capped outbox list."""
-        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
-        with guard():
-            pipe = self.client.pipeline(transaction=False)
-            pipe.lpush(key, json.dumps(message))
-            pipe.ltrim(key, 0, DEV_OUTBOX_LENGTH - 1)
-            pipe.expire(key, 86_400)
-            pipe.execute()
-
-    def dev_messages(self) -> list[dict[str, Any]]:
-        """The dev outbox, newest first."""
-        key = DEV_OUTBOX_KEY.format(prefix=self.prefix)
-        with guard():
-            raw = cast(list[str], self.client.lrange(key, 0, DEV_OUTBOX_LENGTH - 1))
-        return [json.loads(item) for item in raw]
 
 
 _RESERVATION_REFUSALS: Final = ("missing", "expired")

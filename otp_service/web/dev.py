@@ -84,14 +84,14 @@ def try_page() -> Response:
 def outbox_page() -> Response:
     """The dev outbox as a page, newest first, that polls for new messages by itself."""
     _loopback_only()
-    return _page("dev/outbox.html", messages=services().store.dev_messages())
+    return _page("dev/outbox.html", messages=services().outbox.dev_messages())
 
 
 @blueprint.get("/dev/outbox.json")
 def outbox_json() -> Response:
     """The dev outbox as JSON: ``{"messages": [...]}``, newest first."""
     _loopback_only()
-    return jsonify({"messages": services().store.dev_messages()})
+    return jsonify({"messages": services().outbox.dev_messages()})
 
 
 _DEV_ONLY: Final = "Development only (`OTP_ENV=development`); absent in production."

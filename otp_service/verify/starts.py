@@ -1,0 +1,246 @@
+"""
+Starts: start a verification (one code sent), or resend the pending one of the same destination.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from otp_service.abuse import AbuseGuard
+from otp_service.core.codes import CodeHasher, generate_code
+from otp_service.core.errors import (
+    ChannelNotAllowed,
+    MaxSendsReached,
+    ResendTooSoon,
+    StoreUnavailable,
+    TooManyAttempts,
+)
+from otp_service.core.events import EventKind, EventSink, verification_event
+from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
+from otp_service.delivery import Sender
+from otp_service.verify.dispatch import Dispatcher
+from otp_service.verify.messages import resolve_locale
+from otp_service.verify.store import RedisStore
+
+#: How long a finished verification stays readable (GET shows expired/approved/canceled) after
+#: its code expired. Checks never see it: only a pending, unexpired verification can be checked.
+RECORD_GRACE_SECONDS = 300
+_START_ROUNDS = 3
+
+
+def new_verification_id() -> str:
+    """A fresh verification id: ``vf_`` and 128 random bits in hex."""
+    return "vf_" + secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    """A started verification, and whether it was created (201) or resent (200)."""
+
+    verification: Verification
+    created: bool
+
+
+class Starts:
+    """Starts and resends of verifications; the abuse guard admits and counts each."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        hasher: CodeHasher,
+        senders: Mapping[Channel, Sender],
+        clock: Clock,
+        events: EventSink,
+        guard: AbuseGuard | None,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._senders = senders
+        self._clock = clock
+        self._events = events
+        self._guard = guard
+        self._dispatcher = Dispatcher(store, senders, clock, events)
+
+    def _emit(
+        self,
+        kind: EventKind,
+        client: str,
+        verification: Verification | None = None,
+        *,
+        verification_id: str | None = None,
+        outcome: str | None = None,
+        **detail: str | int | float | bool,
+    ) -> None:
+        event = verification_event(
+            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
+        )
+        self._events.record(event)
+
+    def start(
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        locale: str | None = None,
+        *,
+        country: str | None = None,
+        ip: str | None = None,
+    ) -> StartResult:
+        """
+        Start a verification for ``to``, or resend the pending one (new code, same id).
+
+        Raises:
+            ChannelNotAllowed: the client's policy or the configuration has no such channel.
+            CountryNotAllowed: SMS to the number's country is not allowed.
+            RateLimited: a client, IP, destination or country limit tripped.
+            ResendTooSoon, MaxSendsReached, TooManyAttempts: a pending one cannot be resent now.
+            DeliveryFailed, InvalidDestination: the provider did not take the message.
+            StoreUnavailable: Redis failed.
+        """
+        if channel not in self._senders:
+            raise ChannelNotAllowed(f"The {channel.value} channel has no provider configured.")
+        if channel not in client.policy.channels:
+            raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
+        if self._guard is not None:
+            # Only a test here: a start is counted once it is admitted (see _admitted).
+            self._guard.admit_start(client, ip)
+            self._guard.admit_destination(client, channel, country)
+        destination_key = self._store.destination_key(client.name, channel, to)
+        for _ in range(_START_ROUNDS):
+            now_ms = self._clock.now_ms()
+            current_id = self._store.pending_id(destination_key)
+            stale_id = ""
+            if current_id is not None:
+                existing = self._store.load(current_id)
+                if existing is not None and _is_resendable(existing, client, now_ms):
+                    resent = self._resend(
+                        client, existing, destination_key, locale, now_ms, country, ip
+                    )
+                    if resent is not None:
+                        self._emit(EventKind.RESENT, client.name, resent)
+                        return StartResult(resent, created=False)
+                    continue
+                stale_id = current_id
+            created = self._create(
+                client, channel, to, locale, destination_key, stale_id, now_ms, country, ip
+            )
+            if created is not None:
+                self._emit(EventKind.STARTED, client.name, created)
+                return StartResult(created, created=True)
+        raise StoreUnavailable("too much contention on one destination")
+
+    def _create(
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        locale: str | None,
+        destination_key: str,
+        stale_id: str,
+        now_ms: int,
+        country: str | None,
+        ip: str | None,
+    ) -> Verification | None:
+        policy = client.policy
+        dest_failures = 0
+        if self._guard is not None:
+            dest_failures = self._guard.admit_checks(client, to)
+            self._guard.count_start(client, ip)
+            self._guard.admit_send(client, channel, to, country)
+        ttl_ms = policy.code_ttl_seconds * 1000
+        verification = Verification(
+            id=new_verification_id(),
+            client=client.name,
+            channel=channel,
+            to=to,
+            status=Status.PENDING,
+            attempts=0,
+            max_attempts=policy.max_attempts,
+            sends=1,
+            max_sends=policy.max_sends,
+            created_ms=now_ms,
+            expires_ms=now_ms + ttl_ms,
+            next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
+            updated_ms=now_ms,
+            locale=resolve_locale(locale, policy),
+            dest_failures=dest_failures,
+        )
+        code = generate_code(policy.code_length)
+        code_hash = self._hasher.hash(verification.id, code)
+        self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
+        # The hash exists before the index points at it, so an index that points at nothing is
+        # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
+        if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
+            self._store.cancel(verification.id, client.name, now_ms)
+            return None
+        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
+
+    def _resend(
+        self,
+        client: Client,
+        existing: Verification,
+        destination_key: str,
+        locale: str | None,
+        now_ms: int,
+        country: str | None,
+        ip: str | None,
+    ) -> Verification | None:
+        # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
+        _refuse_resend(existing, now_ms)
+        if self._guard is not None:
+            self._guard.admit_checks(client, existing.to)
+            self._guard.count_start(client, ip)
+            self._guard.admit_send(client, existing.channel, existing.to, country)
+        policy = client.policy
+        code = generate_code(policy.code_length)
+        code_hash = self._hasher.hash(existing.id, code)
+        outcome = self._store.resend(
+            existing.id,
+            client.name,
+            now_ms,
+            code_hash,
+            cooldown_ms=policy.resend_cooldown_seconds * 1000,
+            ttl_ms=policy.code_ttl_seconds * 1000,
+            grace_ms=RECORD_GRACE_SECONDS * 1000,
+        )
+        if outcome.verification is None:
+            if outcome.outcome == "missing":
+                return None
+            _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
+        assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
+        verification = outcome.verification
+        # The index lives as long as the resent code, not the first one: else check-by-destination
+        # misses the code, and a new start could make a second live verification for it.
+        self._store.claim_destination(
+            destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
+        )
+        if locale:
+            verification = replace(verification, locale=resolve_locale(locale, policy))
+        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
+
+
+def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
+    # One whose checks are used up is replaced by a new verification, as Twilio does; the
+    # destination's failure window and run of consecutive failures still bound the guessing.
+    return existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
+
+
+def _refuse_resend(existing: Verification, now_ms: int) -> None:
+    if existing.sends >= existing.max_sends:
+        _raise_resend_refusal("max_sends", existing.expires_ms, now_ms)
+    if now_ms < existing.next_send_ms:
+        _raise_resend_refusal("cooldown", existing.next_send_ms, now_ms)
+
+
+def _raise_resend_refusal(outcome: str, until_ms: int, now_ms: int) -> None:
+    retry_after = seconds_until(until_ms, now_ms)
+    if outcome == "locked":
+        raise TooManyAttempts(
+            "Every check of the pending verification has been used; wait for it to expire.",
+            retry_after,
+        )
+    if outcome == "max_sends":
+        raise MaxSendsReached(retry_after, "The pending verification has used all its sends.")
+    raise ResendTooSoon(retry_after, f"A new code can be sent in {retry_after} seconds.")
