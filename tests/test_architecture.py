@@ -16,8 +16,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "otp_service"
 MAX_LINES = 300
 #: Modules not split yet (the list only shrinks).
 _NOT_SPLIT_YET = {
-    "totp/service.py",
-    "totp/store.py",
     "web/twilio_verify/routes.py",
     "web/twilio_verify/schemas.py",
 }
@@ -28,7 +26,7 @@ OWNERS = {
     "werkzeug": ("web/", "app.py", "cli.py"),
     "twilio": ("delivery/twilio_sms.py",),
     "argon2": ("core/codes.py",),
-    "pyotp": ("totp/service.py",),
+    "pyotp": ("totp/authenticator.py",),
     "prometheus_client": ("ops/metrics.py", "web/metrics.py", "server/gunicorn_config.py"),
 }
 #: The capabilities: each is one package, and others reach it only through what it exports.

@@ -15,9 +15,10 @@ import redis
 from otp_service.core.codes import CodeHasher
 from otp_service.core.events import Event
 from otp_service.core.models import Client, Policy, Scope
+from otp_service.totp.authenticator import new_secret
 from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import Enrolment
-from otp_service.totp.service import TotpService, new_secret
+from otp_service.totp.service import TotpService
 from otp_service.totp.store import TotpStore
 from tests.support import KEYS, PEPPER, FakeClock, key_sha256
 

@@ -1,5 +1,5 @@
 """
-TotpService: authenticator-app factors (RFC 6238) and their backup codes; the only ``pyotp`` user.
+TotpService: authenticator-app factors (RFC 6238) and their backup codes.
 
 A check accepts the code of the current 30 s step or of one step either side, and only for a step
 above the last accepted one (the replay guard, a compare-and-set in Redis). Every check counts
@@ -11,16 +11,9 @@ failure after that again (NIST SP 800-63B: at most 100 failures in 30 days). A s
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import io
 import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Final
-
-import pyotp
-import segno
 
 from otp_service.core.codes import CodeHasher
 from otp_service.core.errors import (
@@ -29,83 +22,32 @@ from otp_service.core.errors import (
     FieldError,
     InvalidRequest,
     StoreUnavailable,
-    TooManyAttempts,
 )
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
-from otp_service.core.models import Client, Clock, seconds_until
-from otp_service.totp.backup_codes import BackupCodeBook, normalize_backup_code
+from otp_service.core.models import Client, Clock
+from otp_service.totp.authenticator import new_secret, provisioning_uri, qr_svg
+from otp_service.totp.backup_codes import BackupCodeBook
+from otp_service.totp.checks import FactorChecks, require_totp_code
 from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import (
-    PERIOD_SECONDS,
     Algorithm,
     BackupCodes,
     Enrolment,
     Factor,
     FactorStatus,
 )
-from otp_service.totp.store import (
-    FactorReservation,
-    SubjectEntry,
-    Throttle,
-    TotpStore,
-    subject_digest,
-)
+from otp_service.totp.records import SubjectEntry, subject_digest
+from otp_service.totp.store import TotpStore
 
 UNVERIFIED_TTL_SECONDS: Final = 900
-TOLERANCE_STEPS: Final = 1
 HARD_LOCKOUT_SECONDS: Final = 30 * 86_400
 TOTP_DIGITS: Final = (6, 8)
 _ENROL_ROUNDS: Final = 3
-_DIGESTS: Final = {
-    Algorithm.SHA1: hashlib.sha1,
-    Algorithm.SHA256: hashlib.sha256,
-    Algorithm.SHA512: hashlib.sha512,
-}
 
 
 def new_factor_id() -> str:
     """A fresh factor id: ``tf_`` and 128 random bits in hex."""
     return "tf_" + secrets.token_hex(16)
-
-
-def new_secret() -> str:
-    """A fresh base32 secret of 160 bits (RFC 4226's recommended length) from the OS's CSPRNG."""
-    return pyotp.random_base32(32)
-
-
-def matched_step(
-    secret: str, algorithm: Algorithm, digits: int, code: str, now_ms: int
-) -> int | None:
-    """
-    The time step ``code`` is the code of, within one step of now, or None.
-
-    Every candidate is compared (no early exit); if two steps share the code, the later wins.
-    """
-    totp = pyotp.TOTP(secret, digits=digits, digest=_DIGESTS[algorithm], interval=PERIOD_SECONDS)
-    # An aware UTC datetime: pyotp reads a naive one as local time.
-    current = totp.timecode(datetime.fromtimestamp(now_ms // 1000, tz=UTC))
-    found = None
-    for step in range(max(current - TOLERANCE_STEPS, 0), current + TOLERANCE_STEPS + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            found = step
-    return found
-
-
-def _provisioning_uri(secret: str, factor: Factor, issuer: str) -> str:
-    totp = pyotp.TOTP(
-        secret, digits=factor.digits, digest=_DIGESTS[factor.algorithm], interval=PERIOD_SECONDS
-    )
-    # The Key URI Format forbids a colon in the issuer or the account name, even encoded.
-    return totp.provisioning_uri(
-        name=factor.label.replace(":", "_"), issuer_name=issuer.replace(":", "_")
-    )
-
-
-def qr_svg(uri: str) -> str:
-    """An SVG QR code of ``uri`` (error correction M, as authenticator apps expect to scan)."""
-    buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", xmldecl=False, scale=4, border=4)
-    return buffer.getvalue().decode()
 
 
 class TotpService:
@@ -131,8 +73,10 @@ class TotpService:
         self._backup_codes = BackupCodeBook(store, hasher)
         self._clock = clock
         self._events = events or FanOut()
-        self._max_consecutive_failures = max_consecutive_failures
         self._new_secret = secret_factory
+        self._checks = FactorChecks(
+            store, keyring, self._backup_codes, clock, self._emit, max_consecutive_failures
+        )
 
     def _emit(self, client: str, factor_id: str, outcome: str, **detail: str | int | bool) -> None:
         detail = {"factor_id": factor_id, **detail}
@@ -199,7 +143,7 @@ class TotpService:
         sealed = self._keyring.seal(factor.id, secret)
         if not self._store.create(factor, sealed, UNVERIFIED_TTL_SECONDS * 1000):
             raise StoreUnavailable("a new factor id collided")
-        uri = _provisioning_uri(secret, factor, client.policy.brand_name)
+        uri = provisioning_uri(secret, factor, client.policy.brand_name)
         return Enrolment(factor, secret, uri, qr_svg(uri))
 
     # Activate and check ----------------------------------------------------------------------
@@ -215,9 +159,9 @@ class TotpService:
             TooManyAttempts: too many failures; locked for a while.
             StoreUnavailable: Redis failed.
         """
-        _require_totp_code(code)
+        require_totp_code(code)
         unverified = FactorStatus.UNVERIFIED
-        outcome, reservation = self._verify_totp(client, factor_id, unverified, code)
+        outcome, reservation = self._checks.verify_totp(client, factor_id, unverified, code)
         if outcome != "valid":
             self._emit(client.name, factor_id, outcome, method="totp")
             raise InvalidRequest([FieldError("code", "is not the current code of this factor")])
@@ -247,71 +191,7 @@ class TotpService:
             TooManyAttempts: too many failures; locked for a while.
             StoreUnavailable: Redis failed.
         """
-        # By length: 6 or 8 digits is a TOTP code; a backup code has 10 characters.
-        backup_code = None if _is_totp_code(code) else normalize_backup_code(code)
-        if backup_code is None and not _is_totp_code(code):
-            raise InvalidRequest([FieldError("code", "must be a TOTP code or a backup code")])
-        index_key = self._store.subject_key(client.name, subject_digest(subject))
-        entry = self._store.subject_entry(index_key)
-        if entry is None or entry.status is not FactorStatus.VERIFIED:
-            raise FactorNotFound("This subject has no verified factor.")
-        factor_id, verified = entry.factor_id, FactorStatus.VERIFIED
-        if backup_code is not None:
-            hashes = self._reserve(client, factor_id, verified, None).backup_hashes or {}
-            outcome = self._backup_codes.take(
-                factor_id, client.name, hashes, backup_code, self._clock.now_ms()
-            )
-            self._emit(client.name, factor_id, outcome, method="backup_code")
-            return outcome == "valid"
-        outcome, _ = self._verify_totp(client, factor_id, verified, code)
-        self._emit(client.name, factor_id, outcome, method="totp")
-        return outcome == "valid"
-
-    def _reserve(
-        self, client: Client, factor_id: str, status: FactorStatus, code: str | None
-    ) -> FactorReservation:
-        now_ms = self._clock.now_ms()
-        reservation = self._store.reserve(
-            factor_id,
-            client.name,
-            status,
-            now_ms,
-            code_digits=None if code is None else len(code),
-            throttle=Throttle(
-                failures_per_window=client.policy.max_attempts,
-                lockout_ms=client.policy.code_ttl_seconds * 1000,
-                hard_limit=self._max_consecutive_failures,
-                hard_lockout_ms=HARD_LOCKOUT_SECONDS * 1000,
-            ),
-        )
-        if reservation.outcome == "locked":
-            self._emit(client.name, factor_id, "locked")
-            raise TooManyAttempts(
-                "Too many failed checks of this factor; try again later.",
-                seconds_until(reservation.locked_until_ms, now_ms),
-            )
-        if reservation.outcome == "malformed":
-            message = f"must be {reservation.digits} digits"
-            raise InvalidRequest([FieldError("code", message)])
-        if reservation.outcome != "ok":
-            raise FactorNotFound(f"No {status.value} factor has this id.")
-        return reservation
-
-    def _verify_totp(
-        self, client: Client, factor_id: str, status: FactorStatus, code: str
-    ) -> tuple[str, FactorReservation]:
-        """``valid``, ``invalid`` or ``replayed``, and the reservation (budget already counted)."""
-        reservation = self._reserve(client, factor_id, status, code)
-        assert reservation.sealed is not None  # noqa: S101 (an 'ok' reservation has one)
-        secret = self._keyring.open(factor_id, reservation.sealed)
-        now_ms = self._clock.now_ms()
-        step = matched_step(secret, reservation.algorithm, reservation.digits, code, now_ms)
-        if step is None:
-            return "invalid", reservation
-        outcome = self._store.accept(factor_id, client.name, status, step, now_ms)
-        if outcome == "gone":
-            raise FactorNotFound(f"No {status.value} factor has this id.")
-        return ("valid" if outcome == "accepted" else "replayed"), reservation
+        return self._checks.check(client, subject, code)
 
     # Delete and backup codes -----------------------------------------------------------------
 
@@ -358,12 +238,3 @@ class TotpService:
             StoreUnavailable: Redis does not answer.
         """
         return self._store.persistence()
-
-
-def _is_totp_code(code: str) -> bool:
-    return code.isascii() and code.isdigit() and len(code) in TOTP_DIGITS
-
-
-def _require_totp_code(code: str) -> None:
-    if not _is_totp_code(code):
-        raise InvalidRequest([FieldError("code", "must be a TOTP code (6 or 8 digits)")])

@@ -8,18 +8,25 @@ persist (AOF) and be backed up; ``persistence`` tells ``/readyz`` whether it doe
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
 import redis
 
-from otp_service.storage.script_store import ScriptStore, guard, hash_fields
-from otp_service.storage.scripts import flag, one_of, string_list
+from otp_service.storage.script_store import ScriptStore, guard
+from otp_service.storage.scripts import flag, one_of
 from otp_service.totp.keys import SealedSecret
-from otp_service.totp.models import Algorithm, Factor, FactorStatus
+from otp_service.totp.models import Factor, FactorStatus
+from otp_service.totp.records import (
+    FactorReservation,
+    SubjectEntry,
+    Throttle,
+    optional_string,
+    parse_factor,
+    reservation,
+    subject_digest,
+)
 
 # Key schema. Every key of one factor shares the hash tag {<id>}, so each factor script touches
 # one slot (Redis Cluster). The subject index is in its own slot; steps spanning both are ordered
@@ -46,64 +53,6 @@ SCRIPT_NAMES: Final = (
     "totp_reseal",
 )
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
-
-
-@dataclass(frozen=True, slots=True)
-class SubjectEntry:
-    """What a subject index holds: the subject's factor and its status when indexed."""
-
-    factor_id: str
-    status: FactorStatus
-
-    @property
-    def value(self) -> str:
-        """The stored form, ``<id>:<status>``."""
-        return f"{self.factor_id}:{self.status.value}"
-
-
-@dataclass(frozen=True, slots=True)
-class Throttle:
-    """Failure limits: a lockout after each window of failures, a long one at the hard limit."""
-
-    failures_per_window: int
-    lockout_ms: int
-    hard_limit: int
-    hard_lockout_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class FactorReservation:
-    """What ``totp_reserve`` answered: ``ok``, ``missing``, ``locked`` or ``malformed``."""
-
-    outcome: str
-    sealed: SealedSecret | None = None
-    algorithm: Algorithm = Algorithm.SHA1
-    digits: int = 0
-    last_step: int = -1
-    subject_digest: str = ""
-    locked_until_ms: int = 0
-    backup_hashes: Mapping[str, str] | None = None
-
-
-def subject_digest(subject: str) -> str:
-    """The SHA-256 hex of a subject: keys name subjects by it, never in clear."""
-    return hashlib.sha256(subject.encode()).hexdigest()
-
-
-def parse_factor(factor_id: str, fields: Mapping[str, str]) -> Factor:
-    """Build a ``Factor`` from the fields of its hash."""
-    return Factor(
-        id=factor_id,
-        client=fields["client"],
-        subject=fields["subject"],
-        label=fields["label"],
-        status=FactorStatus(fields["status"]),
-        algorithm=Algorithm(fields["algorithm"]),
-        digits=int(fields["digits"]),
-        created_ms=int(fields["created_ms"]),
-        expires_ms=int(fields.get("expires_ms", 0)),
-        activated_ms=int(fields.get("activated_ms", 0)),
-    )
 
 
 class TotpStore(ScriptStore):
@@ -202,7 +151,7 @@ class TotpStore(ScriptStore):
         args += [throttle.failures_per_window, throttle.lockout_ms]
         args += [throttle.hard_limit, throttle.hard_lockout_ms]
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
-        return self._run("totp_reserve", keys, args, functools.partial(_reservation, kind))
+        return self._run("totp_reserve", keys, args, functools.partial(reservation, kind))
 
     def accept(
         self, factor_id: str, client: str, status: FactorStatus, step: int, now_ms: int
@@ -221,7 +170,7 @@ class TotpStore(ScriptStore):
         """Delete a factor of this client (of this status); its subject digest, or None."""
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
         wanted = status.value if status else ""
-        return self._run("totp_delete", keys, [client, wanted], _optional_string)
+        return self._run("totp_delete", keys, [client, wanted], optional_string)
 
     # Backup codes ----------------------------------------------------------------------------
 
@@ -288,30 +237,3 @@ class TotpStore(ScriptStore):
             except redis.ResponseError:
                 return "unknown"
         return "rdb" if save.strip() else "off"
-
-
-def _reservation(kind: str, reply: Any) -> FactorReservation:
-    outcome = string_list(reply)[0]
-    if outcome == "locked" and len(reply) == 2:
-        return FactorReservation("locked", locked_until_ms=int(reply[1]))
-    if outcome == "malformed" and len(reply) == 2:
-        return FactorReservation("malformed", digits=int(reply[1]))
-    if outcome == "missing" and len(reply) == 1:
-        return FactorReservation("missing")
-    if outcome != "ok" or len(reply) < 7:
-        raise ValueError("not a totp_reserve reply")
-    return FactorReservation(
-        "ok",
-        sealed=SealedSecret(reply[1], reply[2]),
-        algorithm=Algorithm(reply[3]),
-        digits=int(reply[4]),
-        last_step=int(reply[5]),
-        subject_digest=reply[6],
-        backup_hashes=hash_fields(reply[7:]) if kind == "backup" else None,
-    )
-
-
-def _optional_string(reply: Any) -> str | None:
-    if reply is not None and not isinstance(reply, str):
-        raise ValueError("expected a string or nil")
-    return reply
