@@ -35,13 +35,15 @@ from otp_service.config.settings import ConfigError, Settings
 from otp_service.core import errors
 from otp_service.core.models import Channel, Policy
 from otp_service.web.problems import PROBLEMS
-from otp_service.web.twilio_verify.schemas import (
+from otp_service.web.twilio_verify.errors import (
     TWILIO_ERRORS,
     TwilioError,
     error_mapping,
+    twilio_error,
+)
+from otp_service.web.twilio_verify.schemas import (
     from_sid,
     to_sid,
-    twilio_error,
     twilio_time,
 )
 from tests.conftest import make_clients

@@ -9,11 +9,8 @@ uses. Errors under ``/v2`` are Twilio's body (``code``, ``message``, ``more_info
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-from dataclasses import dataclass, replace
-from typing import Final, TypeVar
+from typing import Final
 
 import pydantic
 from flask import Blueprint, Response, g, jsonify, request
@@ -21,35 +18,38 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
-from otp_service.config.clients import TwilioVerifyAccount
 from otp_service.core.errors import (
-    ChannelNotAllowed,
     FieldError,
-    Forbidden,
     InvalidRequest,
     OTPError,
-    Unauthenticated,
     VerificationNotFound,
 )
-from otp_service.core.models import Channel, CheckResult, Client, Scope, Verification
+from otp_service.core.models import CheckResult, Client, Scope, Verification
 from otp_service.verify.destinations import parse_destination
 from otp_service.web.context import services
 from otp_service.web.requests import end_user_ip
-from otp_service.web.twilio_verify.operations import OPERATIONS as OPERATIONS
-from otp_service.web.twilio_verify.schemas import (
-    DISABLED_CHANNELS,
-    UNSUPPORTED_PARAMETERS,
-    CreateVerificationForm,
-    ServiceRef,
+from otp_service.web.twilio_verify.errors import (
     TwilioError,
-    TwilioVerification,
-    TwilioVerificationCheck,
     UnsupportedFeature,
-    UpdateVerificationForm,
-    VerificationCheckForm,
-    from_sid,
     http_error,
     twilio_error,
+)
+from otp_service.web.twilio_verify.operations import OPERATIONS as OPERATIONS
+from otp_service.web.twilio_verify.requests import (
+    Caller,
+    branded,
+    caller_of,
+    engine_channel,
+    parse_form,
+    require_scope,
+    verification_id_of,
+)
+from otp_service.web.twilio_verify.schemas import (
+    CreateVerificationForm,
+    TwilioVerification,
+    TwilioVerificationCheck,
+    UpdateVerificationForm,
+    VerificationCheckForm,
 )
 
 blueprint = Blueprint("twilio_verify", __name__, url_prefix="/v2")
@@ -68,113 +68,7 @@ def _register_converter(state: BlueprintSetupState) -> None:
 
 
 logger = logging.getLogger("otp_service.web")
-_Form = TypeVar("_Form", bound=pydantic.BaseModel)
 REALM: Final = 'Basic realm="Twilio API"'
-
-
-@dataclass(frozen=True, slots=True)
-class _Caller:
-    """An authenticated account, acting through one of its services (one client)."""
-
-    client: Client
-    ref: ServiceRef
-
-
-# Authentication and parameters ------------------------------------------------------------------
-
-
-def _account() -> TwilioVerifyAccount:
-    """The account whose SID and auth token came with HTTP Basic (compared in constant time)."""
-    credentials = request.authorization
-    if credentials is None or credentials.type != "basic":
-        raise Unauthenticated("Send the account SID and auth token with HTTP Basic authentication.")
-    sid = (credentials.username or "").encode()
-    digest = hashlib.sha256((credentials.password or "").encode()).hexdigest().encode()
-    found = None
-    # Every account is compared in full, so the time taken says nothing about which one matched.
-    for account in services().settings.twilio_verify_accounts:
-        same_sid = hmac.compare_digest(account.account_sid.encode(), sid)
-        same_token = hmac.compare_digest(account.auth_token_sha256.encode(), digest)
-        if same_sid & same_token:
-            found = account
-    if found is None:
-        raise Unauthenticated("The account SID and auth token are not valid.")
-    return found
-
-
-def _caller(service_sid: str, scope: Scope | None = None) -> _Caller:
-    """
-    The client that ``service_sid`` names, for the authenticated account.
-
-    Raises:
-        Unauthenticated: no or wrong credentials (401, 20003).
-        VerificationNotFound: the account has no such service (404, 20404).
-        Forbidden: the service's client lacks ``scope`` (403).
-    """
-    account = _account()
-    client_name = account.services.get(service_sid)
-    client = next((c for c in services().settings.api_keys if c.name == client_name), None)
-    if client is None:
-        raise VerificationNotFound("No such service.")
-    g.client_name = client.name
-    base_url = services().settings.public_base_url or request.host_url
-    caller = _Caller(client, ServiceRef(account.account_sid, service_sid, base_url.rstrip("/")))
-    if scope is not None:
-        _require(caller, scope)
-    return caller
-
-
-def _require(caller: _Caller, scope: Scope) -> None:
-    if scope not in caller.client.scopes:
-        raise Forbidden(f"The client of this service does not have the {scope.value} scope.")
-
-
-def _form(model: type[_Form]) -> _Form:
-    """
-    The form parameters of the request, validated by ``model`` (the first value of each).
-
-    Raises:
-        UnsupportedFeature: a parameter this service does not support was sent (60204).
-        InvalidRequest: a parameter is missing or malformed (60200).
-    """
-    fields = {name: request.form[name] for name in request.form}
-    for name in UNSUPPORTED_PARAMETERS:
-        if fields.get(name):
-            raise UnsupportedFeature(name)
-    try:
-        return model.model_validate(fields)
-    except pydantic.ValidationError as error:
-        raise InvalidRequest(
-            [
-                FieldError(str(item["loc"][0]) if item["loc"] else "body", item["msg"])
-                for item in error.errors(include_url=False, include_input=False)
-            ]
-        ) from error
-
-
-def _channel(raw: str) -> Channel:
-    """The engine channel of Twilio's ``Channel``; Twilio's other channels are disabled here."""
-    if raw in (Channel.SMS, Channel.EMAIL):
-        return Channel(raw)
-    if raw in DISABLED_CHANNELS:
-        raise ChannelNotAllowed(raw.upper())
-    raise InvalidRequest([FieldError("Channel", "must be sms or email")])
-
-
-def _verification_id(sid: str) -> str:
-    """The engine id of a ``VE`` SID; a malformed SID names nothing (20404, no Redis asked)."""
-    verification_id = from_sid(sid)
-    if verification_id is None:
-        raise VerificationNotFound("No verification has this SID.")
-    g.verification_id = verification_id
-    return verification_id
-
-
-def _branded(client: Client, friendly_name: str | None) -> Client:
-    """``client`` with Twilio's ``CustomFriendlyName`` as the brand its messages name."""
-    if friendly_name is None:
-        return client
-    return replace(client, policy=replace(client.policy, brand_name=friendly_name))
 
 
 # Rendering --------------------------------------------------------------------------------------
@@ -186,7 +80,7 @@ def _json(model: pydantic.BaseModel, status: int) -> Response:
     return response
 
 
-def _verification(caller: _Caller, verification: Verification, status: int) -> Response:
+def _verification(caller: Caller, verification: Verification, status: int) -> Response:
     g.verification_id = verification.id
     now_ms = services().verifications.now_ms()
     cooldown = caller.client.policy.resend_cooldown_seconds
@@ -209,12 +103,12 @@ def _error(error: TwilioError) -> Response:
 @blueprint.post("/Services/<service_sid>/Verifications")
 def create_verification(service_sid: str) -> Response:
     """Start a verification, or resend the pending one of ``To`` (same SID): always 201."""
-    caller = _caller(service_sid, Scope.START)
-    form = _form(CreateVerificationForm)
+    caller = caller_of(service_sid, Scope.START)
+    form = parse_form(CreateVerificationForm)
     settings = services().settings
-    destination = parse_destination(_channel(form.channel), form.to, settings.default_region)
+    destination = parse_destination(engine_channel(form.channel), form.to, settings.default_region)
     result = services().verifications.start(
-        _branded(caller.client, form.custom_friendly_name),
+        branded(caller.client, form.custom_friendly_name),
         destination.channel,
         destination.to,
         form.locale,
@@ -227,23 +121,23 @@ def create_verification(service_sid: str) -> Response:
 @blueprint.get("/Services/<service_sid>/Verifications/<sid>")
 def fetch_verification(service_sid: str, sid: str) -> Response:
     """Read a verification."""
-    caller = _caller(service_sid, Scope.START)
-    verification = services().verifications.get(caller.client, _verification_id(sid))
+    caller = caller_of(service_sid, Scope.START)
+    verification = services().verifications.get(caller.client, verification_id_of(sid))
     return _verification(caller, verification, 200)
 
 
 @blueprint.post("/Services/<service_sid>/Verifications/<sid>")
 def update_verification(service_sid: str, sid: str) -> Response:
     """``Status=canceled`` cancels; ``Status=approved`` approves without a code (check scope)."""
-    caller = _caller(service_sid)
-    form = _form(UpdateVerificationForm)
-    verification_id = _verification_id(sid)
+    caller = caller_of(service_sid)
+    form = parse_form(UpdateVerificationForm)
+    verification_id = verification_id_of(sid)
     engine = services().verifications
     if form.status == "canceled":
-        _require(caller, Scope.START)
+        require_scope(caller, Scope.START)
         verification = engine.cancel(caller.client, verification_id)
     else:
-        _require(caller, Scope.CHECK)
+        require_scope(caller, Scope.CHECK)
         verification = engine.approve_without_code(caller.client, verification_id)
     return _verification(caller, verification, 200)
 
@@ -251,8 +145,8 @@ def update_verification(service_sid: str, sid: str) -> Response:
 @blueprint.post("/Services/<service_sid>/VerificationCheck")
 def create_verification_check(service_sid: str) -> Response:
     """Check ``Code`` against the verification named by ``VerificationSid``, else by ``To``."""
-    caller = _caller(service_sid, Scope.CHECK)
-    result = _check(caller.client, _form(VerificationCheckForm))
+    caller = caller_of(service_sid, Scope.CHECK)
+    result = _check(caller.client, parse_form(VerificationCheckForm))
     g.verification_id = result.verification_id
     engine = services().verifications
     try:
@@ -266,7 +160,7 @@ def create_verification_check(service_sid: str) -> Response:
 def _check(client: Client, form: VerificationCheckForm) -> CheckResult:
     engine = services().verifications
     if form.verification_sid is not None:
-        return engine.check(client, _verification_id(form.verification_sid), form.code)
+        return engine.check(client, verification_id_of(form.verification_sid), form.code)
     if form.to is None:
         raise InvalidRequest([FieldError("To", "To or VerificationSid is required")])
     destination = parse_destination(None, form.to, services().settings.default_region)
