@@ -17,7 +17,7 @@ import pytest
 from otp_service.cli import main
 from otp_service.config.settings import Settings
 from otp_service.storage.embedded_redis import free_port
-from tests.ops.topologies import wait_until
+from tests.servers.topologies import wait_until
 from tests.support import PEPPER, api_keys_json
 
 PEPPER_TEXT = PEPPER.decode()

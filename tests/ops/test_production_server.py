@@ -24,7 +24,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from otp_service.storage.embedded_redis import free_port
-from tests.ops.topologies import wait_until
+from tests.servers.topologies import wait_until
 from tests.support import PEPPER, api_keys_json
 
 pytestmark = pytest.mark.gunicorn

@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 
 from otp_service.storage.embedded_redis import find_redis_server, free_port, stop_process
-from tests.ops.topologies import cluster_port, find_redis_cli, wait_until
+from tests.servers.topologies import cluster_port, find_redis_cli, wait_until
 
 SERVICE = "otp-failover"
 DOWN_AFTER_MS = 2000

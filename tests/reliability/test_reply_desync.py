@@ -17,7 +17,7 @@ import redis
 
 from otp_service.storage.connection import connect
 from otp_service.storage.embedded_redis import EmbeddedRedis
-from tests.ops.topologies import PASSWORD, LocalSentinel
+from tests.servers.topologies import PASSWORD, LocalSentinel
 
 pytestmark = pytest.mark.slow
 

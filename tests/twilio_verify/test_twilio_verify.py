@@ -49,7 +49,7 @@ from otp_service.web.twilio_verify.schemas import (
 from tests.conftest import make_clients
 from tests.support import EMAIL, PHONE, CapturingSender, FakeClock, api_keys_json
 
-SPEC_PATH = Path(__file__).resolve().parent / "contracts" / "twilio" / "twilio_verify_v2.json"
+SPEC_PATH = Path(__file__).resolve().parents[1] / "contracts" / "twilio" / "twilio_verify_v2.json"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "5f2b8c1d9e0a4b7c8d3e6f1a2b9c0d4e"
 SERVICE_SID = "VA" + "a1" * 16  # → client "acme" (every scope)

@@ -16,7 +16,7 @@ from otp_service.config.settings import ConfigError, Settings
 from otp_service.core.errors import StoreCorrupted
 from otp_service.totp.keys import SealedSecret, TotpKeyring, key_id, reseal_all
 from tests.support import FakeClock, api_keys_json
-from tests.totp_support import KEY_1, KEY_2, SUBJECT, TotpRig, code_at, totp_client
+from tests.totp.totp_support import KEY_1, KEY_2, SUBJECT, TotpRig, code_at, totp_client
 
 CLIENT = totp_client()
 

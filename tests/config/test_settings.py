@@ -13,7 +13,7 @@ from otp_service.config.settings import ConfigError, Settings
 from tests.support import api_keys_json
 
 PEPPER = "p" * 32
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 #: Read by gunicorn's configuration (otp_service/server/gunicorn_config.py), not by Settings.
 GUNICORN_VARIABLES = ("OTP_BIND", "OTP_WORKERS", "OTP_THREADS", "OTP_FORWARDED_ALLOW_IPS")
 VARIABLES = [f"OTP_{f.name.upper()}" for f in dataclasses.fields(Settings)] + list(

@@ -24,7 +24,7 @@ from otp_service.core.models import Channel
 from otp_service.storage.connection import connect
 from otp_service.storage.embedded_redis import free_port
 from otp_service.verify.store import RedisStore
-from tests.ops.topologies import LocalCluster, LocalSentinel
+from tests.servers.topologies import LocalCluster, LocalSentinel
 from tests.support import NAME_KEY, Api, CapturingSender, FakeClock, auth
 
 

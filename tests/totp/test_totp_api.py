@@ -15,7 +15,7 @@ from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.totp.store import TotpStore
 from otp_service.web.problems import PROBLEMS
 from tests.support import FakeClock, auth
-from tests.totp_support import SUBJECT, code_at, wrong_code
+from tests.totp.totp_support import SUBJECT, code_at, wrong_code
 
 FACTORS = "/v1/totp/factors"
 CHECKS = "/v1/totp/checks"

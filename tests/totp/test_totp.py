@@ -19,7 +19,7 @@ from otp_service.totp.backup_codes import normalize_backup_code
 from otp_service.totp.models import Algorithm, FactorStatus
 from otp_service.totp.service import TotpService
 from tests.support import PEPPER, FakeClock
-from tests.totp_support import (
+from tests.totp.totp_support import (
     SEEDS,
     SUBJECT,
     TotpRig,

@@ -160,7 +160,7 @@ class TestCommands:
         environ = _production(OTP_REDIS_URL="127.0.0.1:6379", OTP_BIND=f"127.0.0.1:{free_port()}")
         result = subprocess.run(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
             env={**inherited, **environ},
             capture_output=True,
             text=True,

@@ -31,7 +31,7 @@ from otp_service.storage.connection import connect
 from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.storage.scripts import Durability, ScriptRunner, one_of
 from otp_service.web.context import EXTENSION_KEY
-from tests.ops.topologies import PASSWORD, LocalCluster, LocalSentinel
+from tests.servers.topologies import PASSWORD, LocalCluster, LocalSentinel
 from tests.support import Api, CapturingSender, FakeClock, auth
 
 
