@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import redis
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 from otp_service import create_app
 from otp_service.config.settings import Settings
 from otp_service.core.models import Channel, Client, Policy, Scope
-from otp_service.storage.embedded_redis import EmbeddedRedis
+from otp_service.storage.embedded_redis import EmbeddedRedis, free_port
 from tests.support import KEYS, PEPPER, SCOPES, Api, CapturingSender, FakeClock, key_sha256
 
 
@@ -107,3 +108,15 @@ def _api(http: FlaskClient, sender: CapturingSender) -> Api:
 
 
 __all__ = ["Scope", "make_clients"]
+
+
+@pytest.fixture(name="down_app")
+def _down_app(settings: Settings, clock: FakeClock, sender: CapturingSender) -> Flask:
+    """The app on a Redis URL where nothing listens (making the app does no I/O)."""
+    down = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    return create_app(down, clock=clock, senders={Channel.SMS: sender, Channel.EMAIL: sender})
+
+
+@pytest.fixture(name="down_http")
+def _down_http(down_app: Flask) -> FlaskClient:
+    return down_app.test_client()

@@ -100,3 +100,26 @@ class FanOut:
         """Send ``event`` to every sink."""
         for sink in self._sinks:
             sink.record(event)
+
+
+class VerificationEvents:
+    """Records events about verifications on one sink."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    def emit(
+        self,
+        kind: EventKind,
+        client: str,
+        verification: Verification | None = None,
+        *,
+        verification_id: str | None = None,
+        outcome: str | None = None,
+        **detail: str | int | float | bool,
+    ) -> None:
+        """Record a ``verification_event``."""
+        event = verification_event(
+            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
+        )
+        self._sink.record(event)

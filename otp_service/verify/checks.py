@@ -13,14 +13,13 @@ from otp_service.core.errors import (
     TooManyAttempts,
     VerificationNotFound,
 )
-from otp_service.core.events import EventKind, EventSink, verification_event
+from otp_service.core.events import EventKind, EventSink, VerificationEvents
 from otp_service.core.models import (
     Channel,
     CheckResult,
     Client,
     Clock,
     Status,
-    Verification,
     seconds_until,
 )
 from otp_service.verify.store import RedisStore, Reservation
@@ -41,22 +40,8 @@ class Checks:
         self._hasher = hasher
         self._clock = clock
         self._events = events
+        self._emit = VerificationEvents(events).emit
         self._guard = guard
-
-    def _emit(
-        self,
-        kind: EventKind,
-        client: str,
-        verification: Verification | None = None,
-        *,
-        verification_id: str | None = None,
-        outcome: str | None = None,
-        **detail: str | int | float | bool,
-    ) -> None:
-        event = verification_event(
-            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
-        )
-        self._events.record(event)
 
     def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
         """

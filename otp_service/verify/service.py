@@ -14,7 +14,7 @@ from otp_service.core.codes import CodeHasher
 from otp_service.core.errors import (
     VerificationNotFound,
 )
-from otp_service.core.events import EventKind, EventSink, FanOut, verification_event
+from otp_service.core.events import EventKind, EventSink, FanOut, VerificationEvents
 from otp_service.core.models import (
     Channel,
     CheckResult,
@@ -45,6 +45,7 @@ class VerificationService:
         self._store = store
         self._clock = clock
         self._events = events or FanOut()
+        self._emit = VerificationEvents(self._events).emit
         self._starts = Starts(store, hasher, senders, clock, self._events, guard)
         self._checks = Checks(store, hasher, clock, self._events, guard)
 
@@ -120,7 +121,7 @@ class VerificationService:
             raise VerificationNotFound("No pending verification has this id.")
         destination_key = self._store.destination_key(client.name, canceled.channel, canceled.to)
         self._store.release_destination(destination_key, canceled.id)
-        self._events.record(verification_event(EventKind.CANCELED, client.name, canceled))
+        self._emit(EventKind.CANCELED, client.name, canceled)
         return canceled
 
     def approve_without_code(self, client: Client, verification_id: str) -> Verification:
@@ -137,10 +138,7 @@ class VerificationService:
         )
         if approved is None:
             raise VerificationNotFound("No pending verification has this id.")
-        event = verification_event(
-            EventKind.APPROVED, client.name, approved, outcome="without_code"
-        )
-        self._events.record(event)
+        self._emit(EventKind.APPROVED, client.name, approved, outcome="without_code")
         return approved
 
     def now_ms(self) -> int:

@@ -17,7 +17,7 @@ from otp_service.core.errors import (
     StoreUnavailable,
     TooManyAttempts,
 )
-from otp_service.core.events import EventKind, EventSink, verification_event
+from otp_service.core.events import EventKind, EventSink, VerificationEvents
 from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
 from otp_service.delivery import Sender
 from otp_service.verify.dispatch import Dispatcher
@@ -60,23 +60,9 @@ class Starts:
         self._senders = senders
         self._clock = clock
         self._events = events
+        self._emit = VerificationEvents(events).emit
         self._guard = guard
         self._dispatcher = Dispatcher(store, senders, clock, events)
-
-    def _emit(
-        self,
-        kind: EventKind,
-        client: str,
-        verification: Verification | None = None,
-        *,
-        verification_id: str | None = None,
-        outcome: str | None = None,
-        **detail: str | int | float | bool,
-    ) -> None:
-        event = verification_event(
-            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
-        )
-        self._events.record(event)
 
     def start(
         self,
