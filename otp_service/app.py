@@ -121,6 +121,7 @@ def _totp_service(
             store.client,
             settings.redis_prefix,
             store.durability,
+            name_key=key_name_key(settings.pepper),
             server_time=store.server_time,
         ),
         keyring,

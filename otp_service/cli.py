@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from otp_service.config.api_keys import api_key_entry, new_api_key, run_keys_new
 from otp_service.config.settings import ConfigError, Settings
-from otp_service.core.models import Scope
+from otp_service.core.models import Scope, key_name_key
 from otp_service.server import gunicorn_defaults
 from otp_service.storage.embedded_redis import EmbeddedRedis
 
@@ -220,9 +220,8 @@ def run_rotate_totp() -> int:
 
     client = connect(settings.redis_url, settings.redis_timeout_seconds)
     try:
-        report = reseal_all(
-            TotpKeyring(settings.totp_encryption_keys), TotpStore(client, settings.redis_prefix)
-        )
+        store = TotpStore(client, settings.redis_prefix, name_key=key_name_key(settings.pepper))
+        report = reseal_all(TotpKeyring(settings.totp_encryption_keys), store)
     except StoreUnavailable as error:
         print(f"cannot rotate: {error}", file=sys.stderr)
         return 1

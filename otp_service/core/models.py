@@ -210,7 +210,12 @@ def destination_digest(to: str, key: bytes) -> str:
     characters). A plain hash would not hide it: every phone number of a country can be hashed in
     seconds.
     """
-    digest = hmac.new(key, canonical_destination(to).encode(), hashlib.sha256).digest()[:16]
+    return name_digest(canonical_destination(to), key)
+
+
+def name_digest(text: str, key: bytes) -> str:
+    """The first 128 bits of the HMAC-SHA256 of ``text`` under ``key``, in base64url (22 chars)."""
+    digest = hmac.new(key, text.encode(), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

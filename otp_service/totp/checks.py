@@ -14,8 +14,9 @@ from otp_service.totp.authenticator import matched_step
 from otp_service.totp.backup_codes import BackupCodeBook, normalize_backup_code
 from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import FactorStatus
-from otp_service.totp.records import FactorReservation, Throttle, subject_digest
+from otp_service.totp.records import FactorReservation, Throttle
 from otp_service.totp.store import TotpStore
+from otp_service.totp.subjects import SubjectIndex
 
 HARD_LOCKOUT_SECONDS: Final = 30 * 86_400
 TOTP_DIGITS: Final = (6, 8)
@@ -29,6 +30,7 @@ class FactorChecks:
     def __init__(
         self,
         store: TotpStore,
+        subjects: SubjectIndex,
         keyring: TotpKeyring,
         backup_codes: BackupCodeBook,
         clock: Clock,
@@ -36,6 +38,7 @@ class FactorChecks:
         max_consecutive_failures: int,
     ) -> None:
         self._store = store
+        self._subjects = subjects
         self._keyring = keyring
         self._backup_codes = backup_codes
         self._clock = clock
@@ -58,8 +61,7 @@ class FactorChecks:
         backup_code = None if is_totp_code(code) else normalize_backup_code(code)
         if backup_code is None and not is_totp_code(code):
             raise InvalidRequest([FieldError("code", "must be a TOTP code or a backup code")])
-        index_key = self._store.subject_key(client.name, subject_digest(subject))
-        entry = self._store.subject_entry(index_key)
+        _, entry = self._subjects.find(client, subject)
         if entry is None or entry.status is not FactorStatus.VERIFIED:
             raise FactorNotFound("This subject has no verified factor.")
         factor_id, verified = entry.factor_id, FactorStatus.VERIFIED

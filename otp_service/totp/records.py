@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from otp_service.core.models import name_digest
 from otp_service.storage.script_store import hash_fields
 from otp_service.storage.scripts import string_list
 from otp_service.totp.keys import SealedSecret
@@ -53,8 +54,16 @@ class FactorReservation:
     backup_hashes: Mapping[str, str] | None = None
 
 
-def subject_digest(subject: str) -> str:
-    """The SHA-256 hex of a subject: keys name subjects by it, never in clear."""
+def subject_digest(subject: str, key: bytes) -> str:
+    """What keys name a subject by: its keyed digest (``name_digest``), never the subject."""
+    return name_digest(subject, key)
+
+
+def legacy_subject_digest(subject: str) -> str:
+    """
+    The plain SHA-256 hex that named subjects before keyed digests (reversible by guessing the
+    subject): read only to move such an index to its keyed name.
+    """
     return hashlib.sha256(subject.encode()).hexdigest()
 
 

@@ -36,8 +36,9 @@ from otp_service.totp.models import (
     Factor,
     FactorStatus,
 )
-from otp_service.totp.records import SubjectEntry, subject_digest
+from otp_service.totp.records import SubjectEntry
 from otp_service.totp.store import TotpStore
+from otp_service.totp.subjects import SubjectIndex
 
 UNVERIFIED_TTL_SECONDS: Final = 900
 HARD_LOCKOUT_SECONDS: Final = 30 * 86_400
@@ -74,8 +75,15 @@ class TotpService:
         self._clock = clock
         self._events = events or FanOut()
         self._new_secret = secret_factory
+        self._subjects = SubjectIndex(store)
         self._checks = FactorChecks(
-            store, keyring, self._backup_codes, clock, self._emit, max_consecutive_failures
+            store,
+            self._subjects,
+            keyring,
+            self._backup_codes,
+            clock,
+            self._emit,
+            max_consecutive_failures,
         )
 
     def _emit(self, client: str, factor_id: str, outcome: str, **detail: str | int | bool) -> None:
@@ -99,9 +107,10 @@ class TotpService:
             FactorExists: the subject has a verified factor (or one being activated).
             StoreUnavailable: Redis failed.
         """
-        index_key = self._store.subject_key(client.name, subject_digest(subject))
-        for _ in range(_ENROL_ROUNDS):
-            current = self._store.subject_entry(index_key)
+        index_key, current = self._subjects.find(client, subject)
+        for attempt in range(_ENROL_ROUNDS):
+            if attempt:
+                current = self._store.subject_entry(index_key)
             if current is not None:
                 self._refuse_if_taken(client, current)
             enrolment = self._create(client, subject, label or subject, algorithm, digits)

@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar, cast
 import redis
 
 from otp_service.storage.script_store import ScriptStore, guard
-from otp_service.storage.scripts import flag, one_of
+from otp_service.storage.scripts import Durability, flag, one_of
 from otp_service.totp.keys import SealedSecret
 from otp_service.totp.models import Factor, FactorStatus
 from otp_service.totp.records import (
@@ -51,6 +51,7 @@ SCRIPT_NAMES: Final = (
     "totp_set_backup_codes",
     "totp_use_backup_code",
     "totp_reseal",
+    "totp_rename_subject",
 )
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
 
@@ -67,6 +68,18 @@ class TotpStore(ScriptStore):
     SCRIPT_PACKAGE = "otp_service.totp"
     SCRIPT_NAMES = SCRIPT_NAMES
 
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        durability: Durability | None = None,
+        *,
+        name_key: bytes,
+        server_time: bool = False,
+    ) -> None:
+        super().__init__(client, prefix, durability, server_time=server_time)
+        self._name_key = name_key
+
     # Keys ------------------------------------------------------------------------------------
 
     def factor_key(self, factor_id: str) -> str:
@@ -80,6 +93,10 @@ class TotpStore(ScriptStore):
     def subject_key(self, client: str, digest: str) -> str:
         """The key of the index from (client, subject digest) to the subject's factor."""
         return SUBJECT_KEY.format(prefix=self.prefix, client=client, digest=digest)
+
+    def subject_digest(self, subject: str) -> str:
+        """What this store's keys name ``subject`` by."""
+        return subject_digest(subject, self._name_key)
 
     # Subject index ---------------------------------------------------------------------------
 
@@ -103,6 +120,11 @@ class TotpStore(ScriptStore):
         """Drop the subject index if it points at ``factor_id``."""
         self._run("totp_release_subject", [key], [factor_id], flag)
 
+    def rename_subject(self, factor_id: str, old_digest: str, new_digest: str) -> bool:
+        """Record the factor's subject under ``new_digest`` if it is still under ``old_digest``."""
+        keys = [self.factor_key(factor_id)]
+        return self._run("totp_rename_subject", keys, [old_digest, new_digest], flag)
+
     # Factors ---------------------------------------------------------------------------------
 
     def create(self, factor: Factor, sealed: SealedSecret, key_ttl_ms: int) -> bool:
@@ -110,7 +132,7 @@ class TotpStore(ScriptStore):
         fields: dict[str, str | int] = {
             "client": factor.client,
             "subject": factor.subject,
-            "subject_digest": subject_digest(factor.subject),
+            "subject_digest": self.subject_digest(factor.subject),
             "label": factor.label,
             "status": factor.status.value,
             "algorithm": factor.algorithm.value,

@@ -25,7 +25,6 @@ from tests.totp.totp_support import (
     TotpRig,
     b32,
     code_at,
-    digest_hex,
     hotp,
     totp_client,
     wrong_code,
@@ -375,7 +374,7 @@ class TestEnrolment:
     ) -> None:
         """The subject index decides: if a newer enrolment claimed it, activation is 404."""
         enrolment = service.enroll(CLIENT, SUBJECT)
-        index = rig.store.subject_key(CLIENT.name, digest_hex(SUBJECT))
+        index = rig.store.subject_key(CLIENT.name, rig.store.subject_digest(SUBJECT))
         redis_client.set(index, "tf_" + "f" * 32 + ":unverified")
         with pytest.raises(FactorNotFound):
             service.activate(CLIENT, enrolment.factor.id, code_at(enrolment.secret, rig.clock.ms))
@@ -385,7 +384,7 @@ class TestEnrolment:
     ) -> None:
         """An index already at 'verified' over an unverified factor answers FactorExists."""
         enrolment = service.enroll(CLIENT, SUBJECT)
-        index = rig.store.subject_key(CLIENT.name, digest_hex(SUBJECT))
+        index = rig.store.subject_key(CLIENT.name, rig.store.subject_digest(SUBJECT))
         redis_client.set(index, f"{enrolment.factor.id}:verified")
         with pytest.raises(FactorExists):
             service.enroll(CLIENT, SUBJECT)

@@ -14,7 +14,7 @@ from otp_service.core.errors import FactorExists, FactorNotFound
 from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.totp.store import TotpStore
 from otp_service.web.problems import PROBLEMS
-from tests.support import FakeClock, auth
+from tests.support import NAME_KEY, FakeClock, auth
 from tests.totp.totp_support import SUBJECT, code_at, wrong_code
 
 FACTORS = "/v1/totp/factors"
@@ -253,14 +253,14 @@ class TestReadiness:
         """A Redis with appendonly yes reports AOF."""
         with EmbeddedRedis(extra_args=["--appendonly", "yes"]) as server:
             client = redis.Redis.from_url(server.url, decode_responses=True)
-            assert "aof" == TotpStore(client, "p").persistence()
+            assert "aof" == TotpStore(client, "p", name_key=NAME_KEY).persistence()
             client.close()
 
     def test_snapshots_alone_are_reported_as_rdb(self) -> None:
         """A Redis with save points but no AOF reports RDB."""
         with EmbeddedRedis(extra_args=["--save", "3600 1"]) as server:
             client = redis.Redis.from_url(server.url, decode_responses=True)
-            assert "rdb" == TotpStore(client, "p").persistence()
+            assert "rdb" == TotpStore(client, "p", name_key=NAME_KEY).persistence()
             client.close()
 
 

@@ -20,7 +20,7 @@ from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import Enrolment
 from otp_service.totp.service import TotpService
 from otp_service.totp.store import TotpStore
-from tests.support import KEYS, PEPPER, FakeClock, key_sha256
+from tests.support import KEYS, NAME_KEY, PEPPER, FakeClock, key_sha256
 
 #: The seeds of RFC 6238 Appendix B (and RFC 4226 Appendix D for SHA1).
 SEEDS = {
@@ -90,7 +90,7 @@ class TotpRig:
     @property
     def store(self) -> TotpStore:
         """A store on the test prefix."""
-        return TotpStore(self.redis_client, self.prefix)
+        return TotpStore(self.redis_client, self.prefix, name_key=NAME_KEY)
 
     def service(
         self,
@@ -120,5 +120,5 @@ class TotpRig:
 
 
 def digest_hex(text: str) -> str:
-    """SHA-256 hex, as the subject index names subjects."""
+    """SHA-256 hex, as the subject index named subjects before keyed digests."""
     return hashlib.sha256(text.encode()).hexdigest()
