@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from otp_service import create_app
 from otp_service.config.settings import Settings
 from otp_service.core.models import Channel, Client, Policy, Scope
+from otp_service.storage.breaker import BREAKER
 from otp_service.storage.embedded_redis import EmbeddedRedis, free_port
 from tests.support import KEYS, PEPPER, SCOPES, Api, CapturingSender, FakeClock, key_sha256
 
@@ -120,3 +121,9 @@ def _down_app(settings: Settings, clock: FakeClock, sender: CapturingSender) -> 
 @pytest.fixture(name="down_http")
 def _down_http(down_app: Flask) -> FlaskClient:
     return down_app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_breakers() -> None:
+    """Each test starts with every node's breaker closed (servers reuse freed ports)."""
+    BREAKER.reset()

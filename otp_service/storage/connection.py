@@ -19,8 +19,9 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import RedisClusterException
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
+from otp_service.storage.breaker import BreakerConnection, BreakerSentinelConnection
 from otp_service.storage.urls import check_redis_url
 
 
@@ -60,6 +61,8 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
         return _sentinel_master(url, options)
     if scheme == "redis+cluster":
         return _cluster(url, options)
+    if scheme == "redis":
+        options["connection_class"] = BreakerConnection
     return redis.Redis.from_url(url, **options)
 
 
@@ -73,13 +76,26 @@ def fail_fast_options(url: str) -> dict[str, Any]:
     """
     scheme = url.partition("://")[0].lower()
     if scheme == "redis+cluster":
-        return {"retry": Retry(NoBackoff(), 0)}
+        return {"retry": Retry(NoBackoff(), 0), **_cluster_breaker(url)}
     options: dict[str, Any] = {
         "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
     }
+    if scheme == "redis":
+        options["connection_class"] = BreakerConnection
     if scheme == "redis+sentinel":
         options["sentinel_kwargs"] = {"retry": Retry(NoBackoff(), 0)}
     return options
+
+
+def _cluster_breaker(url: str) -> dict[str, Any]:
+    """
+    What makes a Cluster client build its nodes' pools with ``BreakerConnection``: redis-py
+    passes ``connection_class`` on to them only when the client was given a ``url`` (that of the
+    first node listed; the others are startup nodes).
+    """
+    host, port = _parse_nodes(url).hosts[0]
+    host = f"[{host}]" if ":" in host else host
+    return {"url": f"redis://{host}:{port}", "connection_class": BreakerConnection}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,27 +139,13 @@ def _sentinel_master(url: str, options: dict[str, Any]) -> redis.Redis:
     sentinel_options = {**auth, **timeouts, "retry": Retry(NoBackoff(), 0)}
     sentinel = Sentinel(nodes.hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
     master = sentinel.master_for(  # type: ignore[no-untyped-call]
-        service, connection_class=_DiscardingSentinelConnection, **auth, **options
+        service, connection_class=BreakerSentinelConnection, **auth, **options
     )
     return cast(redis.Redis, master)
 
 
-class _DiscardingSentinelConnection(SentinelManagedConnection):
-    """
-    A Sentinel-managed connection that, like a plain one, disconnects when reading a reply fails.
-
-    redis-py's ``SentinelManagedConnection`` reads with ``disconnect_on_error=False``: after a
-    socket timeout the connection went back to the pool still owing its reply, and the next
-    caller on it read that reply instead of its own.
-    """
-
-    def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["disconnect_on_error"] = True
-        return super().read_response(*args, **kwargs)
-
-
 #: The connection class of Sentinel pools (the ``limits`` storage takes it too).
-SENTINEL_CONNECTION_CLASS: Final = _DiscardingSentinelConnection
+SENTINEL_CONNECTION_CLASS: Final = BreakerSentinelConnection
 
 
 def default_wait_replicas(url: str) -> int:
@@ -176,6 +178,7 @@ def _cluster(url: str, options: dict[str, Any]) -> redis.Redis:
         return _FailFastCluster(
             startup_nodes=startup_nodes,
             retry=options["retry"],
+            **_cluster_breaker(url),
             username=nodes.username,
             password=nodes.password,
             **node_options,

@@ -27,6 +27,7 @@ from otp_service.abuse.guard import limits_storage
 from otp_service.config.settings import Settings
 from otp_service.core.errors import StoreUnavailable
 from otp_service.core.models import Channel
+from otp_service.storage.breaker import BREAKER, COOL_DOWN_SECONDS
 from otp_service.storage.connection import connect
 from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.storage.scripts import Durability, ScriptRunner, one_of
@@ -64,6 +65,7 @@ def assert_replies_reach_their_callers(
     pause(port, password, 800)
     with pytest.raises(redis.TimeoutError):
         client.get("desync:a")  # times out after 0.5 s; its reply comes at 0.8 s
+    BREAKER.reset()  # else the node's breaker refuses the next call at once: this is about replies
     assert client.get("desync:b") == "reply-of-b"  # sent during the pause, answered at 0.8 s
     assert client.get("desync:a") == "reply-of-a"
 
@@ -156,7 +158,7 @@ class TestRediscovery:
             runner.run("probe", script, ["x"], [], one_of("done"))
         assert pool.master_address is None
         assert not pool._available_connections
-        time.sleep(0.5)  # the pause ends
+        time.sleep(COOL_DOWN_SECONDS)  # the pause ends, and the master's breaker lets a probe in
         assert "done" == runner.run("probe", script, ["x"], [], one_of("done"))
 
 
@@ -278,3 +280,38 @@ class TestRateLimitWritesAreAcknowledged:
         item = parse("5/minute")
         assert all(limiter.hit(item, "ack", phone()) for _ in range(12))
         assert 1 == storage.incr("consecutive/ack", 60)
+
+
+class TestABrokenNodeIsWaitedOnOnce:
+    """After one timeout, calls to that node fail at once (503) instead of queueing behind it."""
+
+    def test_on_sentinel(self, sentinel: LocalSentinel) -> None:
+        """A paused Sentinel master: the first call times out, the next is refused at once."""
+        client = connect(sentinel.url, 0.5)
+        client.set("breaker:a", "1")
+        pause(sentinel.master_port(), PASSWORD, 1500)
+        started = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            client.get("breaker:a")
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(redis.ConnectionError):
+            client.get("breaker:a")
+        assert (first >= 0.45, time.monotonic() - started < 0.1) == (True, True)
+
+    def test_on_cluster(self, cluster: LocalCluster, settings: Settings, clock: FakeClock) -> None:
+        """Checks on a paused Cluster master: one waits the timeout, the next answer at once."""
+        sender = CapturingSender()
+        app = app_on(cluster.url, settings, clock, sender)
+        api = Api(app.test_client(), sender)
+        first_id, first_code = api.started(phone())
+        store = app.extensions[EXTENSION_KEY].store
+        master = cluster.master_of(store.verification_key(first_id))
+        elapsed = []
+        with paused(master):
+            for _ in range(3):
+                started = time.monotonic()
+                assert 503 == api.check(first_id, first_code).status_code
+                elapsed.append(time.monotonic() - started)
+        assert elapsed[0] > 1.5
+        assert max(elapsed[1:]) < 0.5
