@@ -129,6 +129,7 @@ def _totp_service(
         clock,
         events,
         max_consecutive_failures=settings.max_consecutive_failures,
+        lockout_schedule=settings.lockout_schedule,
     )
 
 

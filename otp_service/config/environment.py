@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ from otp_service.core.models import Client, Policy
 
 _T = TypeVar("_T")
 MIN_PEPPER_BYTES: Final = 32
+_DURATION: Final = re.compile(r"([0-9]{1,7})([smhd])")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 TOTP_KEY_BYTES: Final = 32
 
 
@@ -119,6 +122,21 @@ class EnvironmentReader:
             pairs.append((country, spec.strip()))
         return tuple(pairs)
 
+    def durations(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        """Comma-separated durations (``30s``, ``5m``, ``1h``, ``1d``) in seconds, growing."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        found = [_DURATION.fullmatch(part.strip().lower()) for part in value.split(",")]
+        seconds = [int(m[1]) * _UNITS[m[2]] for m in found if m is not None]
+        if None in found or not seconds or seconds != sorted(seconds) or 0 in seconds:
+            self.problems.append(
+                f"OTP_{name.upper()} must be growing durations like 1m,5m,15m,1h,24h "
+                f"(got {value!r})"
+            )
+            return default
+        return tuple(seconds)
+
     def flag(self, name: str, default: bool) -> bool:
         value = (self.raw(name) or "").lower()
         if not value:
@@ -134,6 +152,7 @@ class EnvironmentReader:
             "limit_ip_starts": self.limit("limit_ip_starts", "20/hour"),
             "limit_destination_failures": self.limit("limit_destination_failures", "10/hour"),
             "max_consecutive_failures": self.integer("max_consecutive_failures", 100, 1, 100),
+            "lockout_schedule": self.durations("lockout_schedule", (60, 300, 900, 3600, 86_400)),
             "sms_allowed_countries": self.countries("sms_allowed_countries"),
             "sms_country_limit": self.limit("sms_country_limit", "200/hour"),
             "sms_country_limits": self.country_limits(),

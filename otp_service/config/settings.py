@@ -85,6 +85,8 @@ class Settings:
     limit_ip_starts: str = "20/hour"
     limit_destination_failures: str = "10/hour"
     max_consecutive_failures: int = 100
+    #: Seconds of each step of escalating lockouts, shortest first (the last one repeats).
+    lockout_schedule: tuple[int, ...] = (60, 300, 900, 3600, 86_400)
     sms_allowed_countries: frozenset[str] = frozenset()
     sms_country_limit: str = "200/hour"
     sms_country_limits: tuple[tuple[str, str], ...] = ()

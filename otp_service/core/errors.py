@@ -67,11 +67,14 @@ class VerificationNotFound(OTPError):
 
 
 class TooManyAttempts(OTPError):
-    """The verification has used all its checks; it is locked."""
+    """The verification has used all its checks, or the factor is locked for a while."""
 
-    def __init__(self, detail: str = "", retry_after_seconds: int = 0) -> None:
+    def __init__(
+        self, detail: str = "", retry_after_seconds: int = 0, *, locked_until_ms: int = 0
+    ) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+        self.locked_until_ms = locked_until_ms
 
 
 class ResendTooSoon(OTPError):

@@ -18,7 +18,8 @@ from otp_service.totp.records import FactorReservation, Throttle
 from otp_service.totp.store import TotpStore
 from otp_service.totp.subjects import SubjectIndex
 
-HARD_LOCKOUT_SECONDS: Final = 30 * 86_400
+#: How long each step of escalating lockouts lasts (``OTP_LOCKOUT_SCHEDULE``).
+DEFAULT_LOCKOUT_SCHEDULE: Final = (60, 300, 900, 3600, 86_400)
 TOTP_DIGITS: Final = (6, 8)
 #: Records one outcome of a factor: (client, factor id, outcome, detail).
 Emit = Callable[..., None]
@@ -36,6 +37,7 @@ class FactorChecks:
         clock: Clock,
         emit: Emit,
         max_consecutive_failures: int,
+        lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE,
     ) -> None:
         self._store = store
         self._subjects = subjects
@@ -44,6 +46,7 @@ class FactorChecks:
         self._clock = clock
         self._emit = emit
         self._max_consecutive_failures = max_consecutive_failures
+        self._lockout_schedule = lockout_schedule
 
     def check(self, client: Client, subject: str, code: str) -> bool:
         """
@@ -88,17 +91,18 @@ class FactorChecks:
             now_ms,
             code_digits=None if code is None else len(code),
             throttle=Throttle(
-                failures_per_window=client.policy.max_attempts,
-                lockout_ms=client.policy.code_ttl_seconds * 1000,
+                failures_per_step=client.policy.max_attempts,
                 hard_limit=self._max_consecutive_failures,
-                hard_lockout_ms=HARD_LOCKOUT_SECONDS * 1000,
+                schedule_ms=tuple(seconds * 1000 for seconds in self._lockout_schedule),
             ),
         )
         if reservation.outcome == "locked":
             self._emit(client.name, factor_id, "locked")
+            what = "backup codes" if code is None else "codes"
             raise TooManyAttempts(
-                "Too many failed checks of this factor; try again later.",
+                f"Too many wrong {what} for this factor; try again later.",
                 seconds_until(reservation.locked_until_ms, now_ms),
+                locked_until_ms=reservation.locked_until_ms,
             )
         if reservation.outcome == "malformed":
             message = f"must be {reservation.digits} digits"

@@ -32,12 +32,15 @@ class SubjectEntry:
 
 @dataclass(frozen=True, slots=True)
 class Throttle:
-    """Failure limits: a lockout after each window of failures, a long one at the hard limit."""
+    """
+    Failure limits: each ``failures_per_step`` failures lock for the next step of ``schedule_ms``
+    (the last step repeats); from ``hard_limit`` consecutive failures, every failure locks for
+    the last step.
+    """
 
-    failures_per_window: int
-    lockout_ms: int
+    failures_per_step: int
     hard_limit: int
-    hard_lockout_ms: int
+    schedule_ms: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@ TotpService: authenticator-app factors (RFC 6238) and their backup codes.
 
 A check accepts the code of the current 30 s step or of one step either side, and only for a step
 above the last accepted one (the replay guard, a compare-and-set in Redis). Every check counts
-against a failure budget before any comparison, with the limits of sent codes: each
-``max_attempts`` consecutive failures lock the factor for ``code_ttl_seconds`` (the client's
-policy); ``OTP_MAX_CONSECUTIVE_FAILURES`` (100) consecutive failures lock it for 30 days, and every
-failure after that again (NIST SP 800-63B: at most 100 failures in 30 days). A success resets it.
+against a failure budget before any comparison: each ``max_attempts`` consecutive failures (the
+client's policy) lock the factor for the next step of ``OTP_LOCKOUT_SCHEDULE`` (1 min, 5 min,
+15 min, 1 h, then 24 h each time), and from ``OTP_MAX_CONSECUTIVE_FAILURES`` (100) consecutive
+failures on, every failure locks it for the last step. Backup codes have an allowance of their
+own, so a locked TOTP leaves them as the way back in. A success resets it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from otp_service.core.events import Event, EventKind, EventSink, FanOut
 from otp_service.core.models import Client, Clock
 from otp_service.totp.authenticator import new_secret, provisioning_uri, qr_svg
 from otp_service.totp.backup_codes import BackupCodeBook
-from otp_service.totp.checks import FactorChecks, require_totp_code
+from otp_service.totp.checks import DEFAULT_LOCKOUT_SCHEDULE, FactorChecks, require_totp_code
 from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import (
     Algorithm,
@@ -41,7 +42,6 @@ from otp_service.totp.store import TotpStore
 from otp_service.totp.subjects import SubjectIndex
 
 UNVERIFIED_TTL_SECONDS: Final = 900
-HARD_LOCKOUT_SECONDS: Final = 30 * 86_400
 TOTP_DIGITS: Final = (6, 8)
 _ENROL_ROUNDS: Final = 3
 
@@ -67,6 +67,7 @@ class TotpService:
         events: EventSink | None = None,
         *,
         max_consecutive_failures: int = 100,
+        lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE,
         secret_factory: Callable[[], str] = new_secret,
     ) -> None:
         self._store = store
@@ -84,6 +85,7 @@ class TotpService:
             clock,
             self._emit,
             max_consecutive_failures,
+            lockout_schedule,
         )
 
     def _emit(self, client: str, factor_id: str, outcome: str, **detail: str | int | bool) -> None:

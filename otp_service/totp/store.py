@@ -170,8 +170,7 @@ class TotpStore(ScriptStore):
         """Count one check against the factor's failure budget and return what checking needs."""
         kind = "backup" if code_digits is None else "totp"
         args = [client, status.value, self._now(now_ms), kind, code_digits or 0]
-        args += [throttle.failures_per_window, throttle.lockout_ms]
-        args += [throttle.hard_limit, throttle.hard_lockout_ms]
+        args += [throttle.failures_per_step, throttle.hard_limit, *throttle.schedule_ms]
         keys = [self.factor_key(factor_id), self.backup_key(factor_id)]
         return self._run("totp_reserve", keys, args, functools.partial(reservation, kind))
 

@@ -74,6 +74,7 @@ class Checks:
             raise TooManyAttempts(
                 "Every check of this verification has been used.",
                 seconds_until(reservation.expires_ms, now_ms),
+                locked_until_ms=reservation.expires_ms,
             )
         remaining = reservation.max_attempts - reservation.attempts
         if self._hasher.verify(reservation.code_hash, verification_id, code):

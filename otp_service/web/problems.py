@@ -13,6 +13,7 @@ from flask import Flask, Response, g, json, request
 from werkzeug.exceptions import HTTPException
 
 from otp_service.core import errors
+from otp_service.web.schemas import iso_timestamp
 
 logger = logging.getLogger("otp_service.web")
 
@@ -90,7 +91,10 @@ def _extensions(error: errors.OTPError) -> dict[str, Any]:
     if isinstance(error, errors.StoreUnavailable):
         return {"retry_after": STORE_RETRY_AFTER_SECONDS}
     if isinstance(error, errors.TooManyAttempts):
-        return {"retry_after": error.retry_after_seconds, "attempts_remaining": 0}
+        extra = {"retry_after": error.retry_after_seconds, "attempts_remaining": 0}
+        if error.locked_until_ms:
+            extra["locked_until"] = iso_timestamp(error.locked_until_ms)
+        return extra
     if isinstance(error, errors.RateLimited):
         return {"retry_after": error.retry_after_seconds, "limit": error.limit}
     retry_after = getattr(error, "retry_after_seconds", None)

@@ -224,13 +224,14 @@ def _in_parallel(count: int, call: Callable[[], _T]) -> list[_T]:
 
 class TestThrottling:
     def test_fifth_failure_locks_the_factor(self, rig: TotpRig, service: TotpService) -> None:
-        """Five wrong codes are answered; the sixth check is refused for code_ttl_seconds."""
+        """Five wrong codes are answered; the sixth check is refused for the first step, 1 min."""
         secret = rig.enrolled(service, CLIENT).secret
         wrong = wrong_code(secret, rig.clock.ms)
         assert [False] * 5 == [service.check(CLIENT, SUBJECT, wrong) for _ in range(5)]
         with pytest.raises(TooManyAttempts) as raised:
             service.check(CLIENT, SUBJECT, wrong)
-        assert 600 == raised.value.retry_after_seconds
+        assert 60 == raised.value.retry_after_seconds
+        assert rig.clock.ms + 60_000 == raised.value.locked_until_ms
 
     def test_a_locked_factor_refuses_even_the_right_code(
         self, rig: TotpRig, service: TotpService
@@ -243,10 +244,10 @@ class TestThrottling:
             service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
 
     def test_the_lock_ends_after_the_window(self, rig: TotpRig, service: TotpService) -> None:
-        """After code_ttl_seconds the right code is valid again."""
+        """After the first step (1 min) the right code is valid again."""
         secret = rig.enrolled(service, CLIENT).secret
         _fail(service, secret, rig, 5)
-        rig.clock.advance(600)
+        rig.clock.advance(60)
         assert service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
 
     def test_a_success_resets_the_count(self, rig: TotpRig, service: TotpService) -> None:
@@ -259,32 +260,59 @@ class TestThrottling:
         rig.next_step()
         assert service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
 
-    def test_a_hundred_consecutive_failures_lock_for_thirty_days(
+    def test_lockouts_escalate_and_are_capped(self, rig: TotpRig, service: TotpService) -> None:
+        """Each five failures lock longer: 1 min, 5 min, 15 min, 1 h, then 24 h each time."""
+        secret = rig.enrolled(service, CLIENT).secret
+        locks = []
+        for _ in range(7):
+            _fail(service, secret, rig, 5)
+            with pytest.raises(TooManyAttempts) as raised:
+                service.check(CLIENT, SUBJECT, wrong_code(secret, rig.clock.ms))
+            locks.append(raised.value.retry_after_seconds)
+            rig.clock.advance(raised.value.retry_after_seconds)
+        assert [60, 300, 900, 3600, 86_400, 86_400, 86_400] == locks
+
+    def test_past_the_hard_limit_each_failure_locks_for_the_last_step(
         self, rig: TotpRig, service: TotpService
     ) -> None:
-        """After 100 failures in a row (20 windows), the factor is locked for 30 days."""
+        """Past 100 failures in a row, one try per 24 h; a right code then resets everything."""
         secret = rig.enrolled(service, CLIENT).secret
         for _ in range(20):
             _fail(service, secret, rig, 5)
-            rig.clock.advance(600)
+            rig.clock.advance(86_400)
+        _fail(service, secret, rig, 1)
         with pytest.raises(TooManyAttempts) as raised:
             service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
-        assert 30 * 86_400 - 600 == raised.value.retry_after_seconds
+        assert 86_400 == raised.value.retry_after_seconds
+        rig.clock.advance(86_400)
+        assert service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
+        _fail(service, secret, rig, 4)  # the count and the steps started afresh
 
-    def test_after_the_long_lock_each_failure_locks_again(
+    def test_backup_codes_stay_usable_while_codes_are_locked(
         self, rig: TotpRig, service: TotpService
     ) -> None:
-        """Past 100 failures, one try per 30 days; a right code then resets everything."""
-        secret = rig.enrolled(service, CLIENT).secret
-        for _ in range(20):
-            _fail(service, secret, rig, 5)
-            rig.clock.advance(600)
-        rig.clock.advance(30 * 86_400)
-        _fail(service, secret, rig, 1)
+        """The backup codes have an allowance of their own: the way back in for the user."""
+        enrolment = rig.enrolled(service, CLIENT)
+        backup = service.regenerate_backup_codes(CLIENT, enrolment.factor.id).codes[0]
+        _fail(service, enrolment.secret, rig, 5)
         with pytest.raises(TooManyAttempts):
-            service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
-        rig.clock.advance(30 * 86_400)
-        assert service.check(CLIENT, SUBJECT, code_at(secret, rig.clock.ms))
+            service.check(CLIENT, SUBJECT, code_at(enrolment.secret, rig.clock.ms))
+        assert service.check(CLIENT, SUBJECT, backup)
+        rig.next_step()
+        assert service.check(CLIENT, SUBJECT, code_at(enrolment.secret, rig.clock.ms))
+
+    def test_wrong_backup_codes_do_not_lock_the_codes(
+        self, rig: TotpRig, service: TotpService
+    ) -> None:
+        """Five wrong backup codes lock the backup codes only."""
+        enrolment = rig.enrolled(service, CLIENT)
+        service.regenerate_backup_codes(CLIENT, enrolment.factor.id)
+        assert [False] * 5 == [service.check(CLIENT, SUBJECT, "AAAA-AAAA-AA") for _ in range(5)]
+        with pytest.raises(TooManyAttempts) as raised:
+            service.check(CLIENT, SUBJECT, "AAAA-AAAA-AA")
+        assert "backup codes" in str(raised.value)
+        rig.next_step()
+        assert service.check(CLIENT, SUBJECT, code_at(enrolment.secret, rig.clock.ms))
 
     def test_wrong_activation_codes_are_throttled(self, rig: TotpRig, service: TotpService) -> None:
         """Activation counts failures too: the sixth try is refused."""

@@ -14,6 +14,7 @@ from otp_service.core.errors import FactorExists, FactorNotFound
 from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.totp.store import TotpStore
 from otp_service.web.problems import PROBLEMS
+from otp_service.web.schemas import iso_timestamp
 from tests.support import NAME_KEY, FakeClock, auth
 from tests.totp.totp_support import SUBJECT, code_at, wrong_code
 
@@ -143,14 +144,15 @@ class TestActivate:
         _problem(_activate(http, enrolment["id"], code, "globex"), 404, "factor-not-found")
 
     def test_repeated_wrong_codes_are_429(self, http: FlaskClient, clock: FakeClock) -> None:
-        """Five wrong codes, then 429 with Retry-After."""
+        """Five wrong codes, then 429 with Retry-After and locked_until (the first step, 1 min)."""
         enrolment = _enrol(http)
         wrong = wrong_code(enrolment["secret"], clock.ms)
         for _ in range(5):
             _activate(http, enrolment["id"], wrong)
         response = _activate(http, enrolment["id"], wrong)
         _problem(response, 429, "max-attempts-reached")
-        assert "600" == response.headers["Retry-After"]
+        assert "60" == response.headers["Retry-After"]
+        assert iso_timestamp(clock.ms + 60_000) == response.get_json()["locked_until"]
 
 
 class TestChecks:
@@ -184,14 +186,14 @@ class TestChecks:
         _problem(_check(http, code_at(secret, clock.ms), client="globex"), 404, "factor-not-found")
 
     def test_throttling_trips_and_recovers(self, http: FlaskClient, clock: FakeClock) -> None:
-        """Five failures, then 429 with Retry-After; ten minutes later the right code passes."""
+        """Five failures, then 429 with Retry-After; a minute later the right code passes."""
         secret = _verified(http, clock)["secret"]
         for _ in range(5):
             _check(http, wrong_code(secret, clock.ms))
         response = _check(http, code_at(secret, clock.ms))
         _problem(response, 429, "max-attempts-reached")
-        assert "600" == response.headers["Retry-After"]
-        clock.advance(600)
+        assert "60" == response.headers["Retry-After"]
+        clock.advance(60)
         assert {"valid": True} == _check(http, code_at(secret, clock.ms)).get_json()
 
     @pytest.mark.parametrize("code", ["", "12345", "1234567", "abc", "abcde-fghj!", "x" * 17])

@@ -16,5 +16,5 @@ if tonumber(ARGV[3]) <= tonumber(h[3]) then
   return 'replayed'
 end
 redis.call('HSET', KEYS[1], 'last_step', ARGV[3], 'failures', 0, 'locked_until_ms', 0,
-  'updated_ms', now)
+  'lock_level', 0, 'updated_ms', now)
 return 'accepted'

@@ -16,5 +16,7 @@ if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[3] then
   return 'used'
 end
 redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[1], 'failures', 0, 'locked_until_ms', 0, 'updated_ms', now)
+-- The person proved it is them: both allowances start afresh.
+redis.call('HSET', KEYS[1], 'failures', 0, 'locked_until_ms', 0, 'lock_level', 0,
+  'backup_failures', 0, 'backup_locked_until_ms', 0, 'backup_lock_level', 0, 'updated_ms', now)
 return 'accepted'
