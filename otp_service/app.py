@@ -100,6 +100,7 @@ def build_services(
     return Services(
         settings=settings,
         store=store,
+        abuse=guard,
         outbox=outbox,
         hasher=hasher,
         senders=senders,

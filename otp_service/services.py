@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from otp_service.abuse import AbuseGuard
 from otp_service.config.settings import Settings
 from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
@@ -24,6 +25,7 @@ class Services:
 
     settings: Settings
     store: RedisStore
+    abuse: AbuseGuard
     outbox: DevOutbox
     hasher: CodeHasher
     senders: Mapping[Channel, Sender]

@@ -20,6 +20,12 @@ from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from otp_service.abuse.destination_locks import (
+    DestinationLock,
+    clear_lock,
+    consecutive_key,
+    read_lock,
+)
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
 from otp_service.core.models import Channel, Client, destination_digest
@@ -217,7 +223,7 @@ class AbuseGuard:
         """
         digest = destination_digest(to, self._name_key)
         with _fail_closed():
-            consecutive = self._storage.get(f"consecutive_failures/{client.name}/{digest}")
+            consecutive = self._storage.get(consecutive_key(client.name, digest))
             if consecutive >= self._max_consecutive_failures:
                 reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
                 self._trip(client, "consecutive_failures", reset_at)
@@ -250,13 +256,39 @@ class AbuseGuard:
                     == 0
                 )
             consecutive = self._storage.incr(
-                f"consecutive_failures/{client.name}/{digest}", CONSECUTIVE_FAILURES_TTL_SECONDS
+                consecutive_key(client.name, digest), CONSECUTIVE_FAILURES_TTL_SECONDS
             )
         return exhausted or consecutive >= self._max_consecutive_failures
+
+    def destination_lock(self, client: Client, to: str) -> DestinationLock:
+        """
+        The wrong codes for ``to`` and until when it is locked.
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to, self._name_key)
+        windows = parse_limits(client.policy.destination_failures)
+        cap = self._max_consecutive_failures
+        with _fail_closed():
+            return read_lock(self._limiter, self._storage, windows, cap, client.name, digest)
+
+    def clear_destination(self, client: Client, to: str) -> None:
+        """
+        End the lockout of ``to`` (an admin's decision, recorded as an event).
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        digest = destination_digest(to, self._name_key)
+        windows = parse_limits(client.policy.destination_failures)
+        with _fail_closed():
+            clear_lock(self._limiter, self._storage, windows, client.name, digest)
+        self._events.record(Event(EventKind.LOCK_CLEARED, client.name, outcome="destination"))
 
     def record_success(self, client: Client, to: str) -> None:
         """A right code ends a run of failures for ``to``."""
         with _fail_closed():
             self._storage.clear(
-                f"consecutive_failures/{client.name}/{destination_digest(to, self._name_key)}"
+                consecutive_key(client.name, destination_digest(to, self._name_key))
             )

@@ -29,6 +29,7 @@ class EventKind(enum.StrEnum):
     DELIVERY_FAILED = "delivery.failed"  # provider, retryable, latency_ms
     LIMIT_TRIPPED = "limit.tripped"  # limit
     TOTP = "totp"  # outcome: enrolled | activated | valid | invalid | replayed | deleted
+    LOCK_CLEARED = "lock.cleared"  # an admin cleared a factor's or a destination's lockout
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class Scope(enum.StrEnum):
     START = "verifications:start"
     CHECK = "verifications:check"
     TOTP = "totp"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,12 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.locks_cleared = Counter(
+            "otp_locks_cleared",
+            "Lockouts an admin cleared, by what was locked (factor, destination).",
+            ["what"],
+            registry=registry,
+        )
         self.http_requests = Counter(
             "otp_http_requests",
             "HTTP requests, by method, route template and status.",
@@ -147,6 +153,8 @@ class Metrics:
                 self.limits_tripped.labels(str(limit)).inc()
             case EventKind.TOTP:
                 self.totp.labels(event.outcome or UNKNOWN).inc()
+            case EventKind.LOCK_CLEARED:
+                self.locks_cleared.labels(event.outcome or UNKNOWN).inc()
 
     def _delivery(self, event: Event, channel: str) -> None:
         outcome = "sent" if event.kind is EventKind.DELIVERED else "failed"

@@ -44,6 +44,24 @@ class Throttle:
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """One failure allowance of a factor (its codes, or its backup codes)."""
+
+    failures: int
+    level: int
+    locked_until_ms: int
+
+    @classmethod
+    def of(cls, fields: Mapping[str, str], prefix: str = "") -> Allowance:
+        """Read from a factor hash's ``<prefix>failures`` and other fields (0 when absent)."""
+        return cls(
+            int(fields.get(f"{prefix}failures") or 0),
+            int(fields.get(f"{prefix}lock_level") or 0),
+            int(fields.get(f"{prefix}locked_until_ms") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class FactorReservation:
     """What ``totp_reserve`` answered: ``ok``, ``missing``, ``locked`` or ``malformed``."""
 

@@ -37,7 +37,7 @@ from otp_service.totp.models import (
     Factor,
     FactorStatus,
 )
-from otp_service.totp.records import SubjectEntry
+from otp_service.totp.records import Allowance, SubjectEntry
 from otp_service.totp.store import TotpStore
 from otp_service.totp.subjects import SubjectIndex
 
@@ -249,3 +249,38 @@ class TotpService:
             StoreUnavailable: Redis does not answer.
         """
         return self._store.persistence()
+
+    # Lockouts (admin) ------------------------------------------------------------------------
+
+    def locks(self, client: Client, subject: str) -> tuple[str, Allowance, Allowance]:
+        """
+        The subject's factor, and the allowances of its codes and of its backup codes.
+
+        Raises:
+            FactorNotFound: the subject has no factor.
+        """
+        _, entry = self._subjects.find(client, subject)
+        factor = None if entry is None else self._store.load(entry.factor_id)
+        if factor is None or factor.client != client.name:
+            raise FactorNotFound("This subject has no factor.")
+        codes, backup_codes = self._store.allowances(factor.id)
+        return factor.id, codes, backup_codes
+
+    def clear_locks(self, client: Client, subject: str) -> None:
+        """
+        End the lockouts of the subject's factor, and their escalation.
+
+        Raises:
+            FactorNotFound: the subject has no factor.
+        """
+        factor_id, _, _ = self.locks(client, subject)
+        if not self._store.clear_locks(factor_id, client.name, self._clock.now_ms()):
+            raise FactorNotFound("This subject has no factor.")
+        self._events.record(
+            Event(
+                EventKind.LOCK_CLEARED,
+                client.name,
+                outcome="factor",
+                detail={"factor_id": factor_id},
+            )
+        )

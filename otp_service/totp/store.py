@@ -19,6 +19,7 @@ from otp_service.storage.scripts import Durability, flag, one_of
 from otp_service.totp.keys import SealedSecret
 from otp_service.totp.models import Factor, FactorStatus
 from otp_service.totp.records import (
+    Allowance,
     FactorReservation,
     SubjectEntry,
     Throttle,
@@ -52,6 +53,7 @@ SCRIPT_NAMES: Final = (
     "totp_use_backup_code",
     "totp_reseal",
     "totp_rename_subject",
+    "totp_clear_locks",
 )
 _GLOB_SPECIAL: Final = re.compile(r"([*?\[\]\\])")
 
@@ -150,6 +152,17 @@ class TotpStore(ScriptStore):
         flat = [item for pair in fields.items() for item in pair]
         key = self.factor_key(factor.id)
         return self._run("totp_create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
+
+    def allowances(self, factor_id: str) -> tuple[Allowance, Allowance]:
+        """The factor's failure allowances: of its codes, and of its backup codes."""
+        with guard():
+            fields = cast(dict[str, str], self.client.hgetall(self.factor_key(factor_id)))
+        return Allowance.of(fields), Allowance.of(fields, "backup_")
+
+    def clear_locks(self, factor_id: str, client: str, now_ms: int) -> bool:
+        """Clear both allowances' lockouts; False when no factor of ``client`` has this id."""
+        args = [client, self._now(now_ms)]
+        return self._run("totp_clear_locks", [self.factor_key(factor_id)], args, flag)
 
     def load(self, factor_id: str) -> Factor | None:
         """The factor with this id, or None when it is gone."""

@@ -10,6 +10,7 @@ from flask import Flask
 from otp_service.services import Services
 from otp_service.web import api_docs, health, requests, webhooks
 from otp_service.web.context import EXTENSION_KEY
+from otp_service.web.locks import routes as locks
 from otp_service.web.openapi import document as openapi
 from otp_service.web.totp import routes as totp
 from otp_service.web.twilio_verify import routes as twilio_verify
@@ -25,6 +26,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     app.register_blueprint(api_docs.blueprint)
     app.register_blueprint(verifications.blueprint)
     app.register_blueprint(totp.blueprint)
+    app.register_blueprint(locks.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.
     app.register_blueprint(webhooks.blueprint)
     # The Twilio Verify compatible face (/v2): without OTP_TWILIO_VERIFY_ACCOUNTS it answers 401.
