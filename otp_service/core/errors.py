@@ -63,7 +63,16 @@ class CountryNotAllowed(OTPError):
 
 
 class VerificationNotFound(OTPError):
-    """Unknown, expired, already used, canceled or failed: there is nothing to check."""
+    """
+    Unknown, expired, already used, canceled or failed: there is nothing to check.
+
+    ``reason`` is the status the owner's verification ended in (``approved``, ``expired``,
+    ``canceled``, ``max_attempts_reached``, ``failed``), told only to its owner.
+    """
+
+    def __init__(self, detail: str = "", reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class TooManyAttempts(OTPError):

@@ -78,6 +78,8 @@ def problem_response(
 def _extensions(error: errors.OTPError) -> dict[str, Any]:
     if isinstance(error, errors.InvalidDestination) and error.verification_id:
         return {"verification_id": error.verification_id}
+    if isinstance(error, errors.VerificationNotFound) and error.reason:
+        return {"reason": error.reason}
     if isinstance(error, errors.InvalidRequest):
         return {"errors": [{"field": e.field, "message": e.message} for e in error.errors]}
     if isinstance(error, errors.DeliveryFailed):

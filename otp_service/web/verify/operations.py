@@ -28,7 +28,10 @@ def _check(path: str, summary: str, request: type[BaseModel], not_found: str) ->
             200: Reply(valid, CheckResponse),
             **BODY,
             **key_problems("verifications:check"),
-            404: problem(f"{not_found} (`verification-not-found`)."),
+            404: problem(
+                f"{not_found} (`verification-not-found`); to its owner, `reason` says why: "
+                "`approved`, `expired`, `canceled`, `max_attempts_reached` or `failed`."
+            ),
             422: problem("The code is not digits of the right length (`validation-error`)."),
             429: problem("Every check has been used (`max-attempts-reached`)."),
             **STORE,
