@@ -108,6 +108,18 @@ class RateLimited(OTPError):
         self.limit = limit
 
 
+class IdempotencyKeyReused(OTPError):
+    """An ``Idempotency-Key`` already used with a different body (422)."""
+
+
+class IdempotencyConflict(OTPError):
+    """A request with the same ``Idempotency-Key`` is still being worked on (409)."""
+
+    def __init__(self, retry_after_seconds: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class InvalidDestination(OTPError):
     """The provider refused the destination (invalid or unsubscribed number, bad address)."""
 

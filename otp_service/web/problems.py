@@ -30,7 +30,17 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.VerificationNotFound: (404, "verification-not-found", "No such verification"),
     errors.FactorNotFound: (404, "factor-not-found", "No such TOTP factor"),
     errors.FactorExists: (409, "factor-exists", "The subject already has a verified factor"),
+    errors.IdempotencyConflict: (
+        409,
+        "idempotency-conflict",
+        "A request with this Idempotency-Key is in progress",
+    ),
     errors.InvalidRequest: (422, "validation-error", "The request is not valid"),
+    errors.IdempotencyKeyReused: (
+        422,
+        "idempotency-key-reused",
+        "This Idempotency-Key was used with another body",
+    ),
     errors.InvalidDestination: (422, "invalid-destination", "The destination cannot be reached"),
     errors.TooManyAttempts: (429, "max-attempts-reached", "Too many checks"),
     errors.ResendTooSoon: (429, "resend-too-soon", "A new code cannot be sent yet"),

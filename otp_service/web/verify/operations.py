@@ -74,7 +74,14 @@ _START: Final = Operation(
             "The API key lacks the `verifications:start` scope (`forbidden`), or the channel or "
             "the country is not allowed (`channel-not-allowed`, `country-not-allowed`)."
         ),
-        422: problem("`to` or `channel` is not valid (`validation-error`, `invalid-destination`)."),
+        409: problem(
+            "Another request with this `Idempotency-Key` is still in progress "
+            "(`idempotency-conflict`; retry after `Retry-After`)."
+        ),
+        422: problem(
+            "`to` or `channel` is not valid (`validation-error`, `invalid-destination`), or the "
+            "`Idempotency-Key` was used with another body (`idempotency-key-reused`)."
+        ),
         429: problem(
             "Not now: `resend-too-soon`, `max-sends-reached`, `max-attempts-reached` or "
             "`rate-limited`."
@@ -83,7 +90,17 @@ _START: Final = Operation(
         **STORE,
     },
     request=StartVerificationRequest,
-    description="A pending verification of the same client, channel and `to` is resent instead.",
+    description=(
+        "A pending verification of the same client, channel and `to` is resent instead. With an "
+        "`Idempotency-Key`, a retry within 24 hours gets the first answer again "
+        "(`Idempotent-Replayed: true`) and sends nothing."
+    ),
+    header_parameters={
+        "Idempotency-Key": {
+            "description": "Any unique string (a UUID): retries with it are answered once.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    },
     tags=("verifications",),
 )
 OPERATIONS: Final = (
