@@ -32,6 +32,8 @@ from otp_service.storage.server_clock import ServerClock
 from otp_service.totp.keys import TotpKeyring, new_key
 from otp_service.totp.service import TotpService
 from otp_service.totp.store import TotpStore
+from otp_service.verify.idempotency import RETENTION, Idempotency
+from otp_service.verify.idempotency_store import IdempotencyStore
 from otp_service.verify.service import VerificationService
 from otp_service.verify.store import RedisStore
 
@@ -108,7 +110,20 @@ def build_services(
         clients_by_key_hash={client.key_sha256: client for client in settings.api_keys},
         events=events,
         totp=_totp_service(settings, store, hasher, clock, events),
+        idempotency=_idempotency(settings, store, clock),
     )
+
+
+def _idempotency(settings: Settings, store: RedisStore, clock: Clock) -> Idempotency:
+    keys = IdempotencyStore(
+        store.client,
+        settings.redis_prefix,
+        store.durability,
+        name_key=key_name_key(settings.pepper),
+        retention=RETENTION,
+        server_time=store.server_time,
+    )
+    return Idempotency(keys, clock)
 
 
 def _totp_service(

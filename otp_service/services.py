@@ -15,6 +15,7 @@ from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
 from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.totp.service import TotpService
+from otp_service.verify.idempotency import Idempotency
 from otp_service.verify.service import VerificationService
 from otp_service.verify.store import RedisStore
 
@@ -33,3 +34,4 @@ class Services:
     clients_by_key_hash: Mapping[str, Client]
     events: FanOut
     totp: TotpService
+    idempotency: Idempotency

@@ -63,7 +63,16 @@ class CountryNotAllowed(OTPError):
 
 
 class VerificationNotFound(OTPError):
-    """Unknown, expired, already used, canceled or failed: there is nothing to check."""
+    """
+    Unknown, expired, already used, canceled or failed: there is nothing to check.
+
+    ``reason`` is the status the owner's verification ended in (``approved``, ``expired``,
+    ``canceled``, ``max_attempts_reached``, ``failed``), told only to its owner.
+    """
+
+    def __init__(self, detail: str = "", reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class TooManyAttempts(OTPError):
@@ -100,6 +109,18 @@ class RateLimited(OTPError):
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
         self.limit = limit
+
+
+class IdempotencyKeyReused(OTPError):
+    """An ``Idempotency-Key`` already used with a different body (422)."""
+
+
+class IdempotencyConflict(OTPError):
+    """A request with the same ``Idempotency-Key`` is still being worked on (409)."""
+
+    def __init__(self, retry_after_seconds: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class InvalidDestination(OTPError):

@@ -5,8 +5,10 @@ resend, check, cancel), its store and Lua scripts, destinations, message templat
 
 from __future__ import annotations
 
+from otp_service.verify.idempotency import Idempotency
+from otp_service.verify.idempotency_store import IdempotencyStore
 from otp_service.verify.service import VerificationService
 from otp_service.verify.starts import StartResult
 from otp_service.verify.store import RedisStore
 
-__all__ = ["RedisStore", "StartResult", "VerificationService"]
+__all__ = ["Idempotency", "IdempotencyStore", "RedisStore", "StartResult", "VerificationService"]

@@ -22,6 +22,7 @@ from otp_service.core.models import (
     Status,
     seconds_until,
 )
+from otp_service.verify.late_checks import late_check_error
 from otp_service.verify.store import RedisStore, Reservation
 
 
@@ -61,14 +62,14 @@ class Checks:
             )
         now_ms = self._clock.now_ms()
         reservation = self._store.reserve_attempt(verification_id, client.name, now_ms)
-        if reservation.outcome in ("missing", "expired"):
+        if reservation.outcome in ("missing", "gone", "expired"):
             kind = (
                 EventKind.EXPIRED_ON_CHECK
                 if reservation.outcome == "expired"
                 else EventKind.NOT_FOUND
             )
             self._emit(kind, client.name, verification_id=verification_id)
-            raise VerificationNotFound("No pending verification has this id.")
+            raise late_check_error(reservation.reason)
         if reservation.outcome == "locked":
             self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
             raise TooManyAttempts(

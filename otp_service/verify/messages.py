@@ -1,8 +1,8 @@
 """
 Messages people receive: SMS and email bodies rendered from per-locale Jinja2 templates.
 
-Templates live in ``otp_service/templates/messages/<locale>/``; an unknown locale falls back to
-the policy's default, then to English.
+Templates live in ``otp_service/verify/templates/messages/<locale>/``; which locale a verification
+gets is ``locales.resolve_locale``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import jinja2
 
 from otp_service.core.models import Channel, OutboundMessage, Policy
 
-FALLBACK_LOCALE = "en"
-
 
 @cache
 def _environment() -> jinja2.Environment:
@@ -26,23 +24,6 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=False,
         undefined=jinja2.StrictUndefined,
     )
-
-
-@cache
-def available_locales() -> frozenset[str]:
-    """The locales that have templates."""
-    root = resources.files("otp_service.verify") / "templates" / "messages"
-    return frozenset(entry.name for entry in root.iterdir() if entry.is_dir())
-
-
-def resolve_locale(requested: str | None, policy: Policy) -> str:
-    """The shipped locale closest to ``requested`` (``pt-BR`` → ``pt``), else the default."""
-    for candidate in (requested, policy.default_locale):
-        if candidate:
-            language = candidate.replace("_", "-").split("-")[0].lower()
-            if language in available_locales():
-                return language
-    return FALLBACK_LOCALE
 
 
 def _render(locale: str, name: str, **context: object) -> str:

@@ -21,7 +21,7 @@ from otp_service.core.events import EventKind, EventSink, VerificationEvents
 from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
 from otp_service.delivery import Sender
 from otp_service.verify.dispatch import Dispatcher
-from otp_service.verify.messages import resolve_locale
+from otp_service.verify.locales import resolve_locale
 from otp_service.verify.store import RedisStore
 
 #: How long a finished verification stays readable (GET shows expired/approved/canceled) after
@@ -150,7 +150,7 @@ class Starts:
             expires_ms=now_ms + ttl_ms,
             next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
             updated_ms=now_ms,
-            locale=resolve_locale(locale, policy),
+            locale=resolve_locale(locale, policy, country),
             dest_failures=dest_failures,
         )
         code = generate_code(policy.code_length)
@@ -203,7 +203,7 @@ class Starts:
             destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
         )
         if locale:
-            verification = replace(verification, locale=resolve_locale(locale, policy))
+            verification = replace(verification, locale=resolve_locale(locale, policy, country))
         return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
 
 

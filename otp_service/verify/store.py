@@ -51,7 +51,10 @@ _INT_FIELDS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What ``reserve_attempt`` answered: ``ok``, ``missing``, ``expired`` or ``locked``."""
+    """
+    What ``reserve_attempt`` answered: ``ok``, ``missing``, ``gone``, ``expired`` or ``locked``;
+    ``reason`` says why the owner's verification can no longer be checked (``gone``, ``expired``).
+    """
 
     outcome: str
     code_hash: str = ""
@@ -60,6 +63,7 @@ class Reservation:
     expires_ms: int = 0
     to: str = ""
     dest_failures: int = 0
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +234,7 @@ class RedisStore(ScriptStore):
         return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
 
 
-_RESERVATION_REFUSALS: Final = ("missing", "expired")
+_RESERVATION_REFUSALS: Final = ("gone", "expired")
 _RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
 
 
@@ -243,7 +247,9 @@ def _reservation(reply: Any) -> Reservation:
         )
     if outcome == "locked" and len(reply) == 2:
         return Reservation("locked", expires_ms=int(reply[1]))
-    if outcome in _RESERVATION_REFUSALS and len(reply) == 1:
+    if outcome in _RESERVATION_REFUSALS and len(reply) == 2:
+        return Reservation(outcome, reason=reply[1])
+    if outcome == "missing" and len(reply) == 1:
         return Reservation(outcome)
     raise ValueError("not a reserve_attempt reply")
 

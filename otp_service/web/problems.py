@@ -31,7 +31,17 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.VerificationNotFound: (404, "verification-not-found", "No such verification"),
     errors.FactorNotFound: (404, "factor-not-found", "No such TOTP factor"),
     errors.FactorExists: (409, "factor-exists", "The subject already has a verified factor"),
+    errors.IdempotencyConflict: (
+        409,
+        "idempotency-conflict",
+        "A request with this Idempotency-Key is in progress",
+    ),
     errors.InvalidRequest: (422, "validation-error", "The request is not valid"),
+    errors.IdempotencyKeyReused: (
+        422,
+        "idempotency-key-reused",
+        "This Idempotency-Key was used with another body",
+    ),
     errors.InvalidDestination: (422, "invalid-destination", "The destination cannot be reached"),
     errors.TooManyAttempts: (429, "max-attempts-reached", "Too many checks"),
     errors.ResendTooSoon: (429, "resend-too-soon", "A new code cannot be sent yet"),
@@ -79,6 +89,8 @@ def problem_response(
 def _extensions(error: errors.OTPError) -> dict[str, Any]:
     if isinstance(error, errors.InvalidDestination) and error.verification_id:
         return {"verification_id": error.verification_id}
+    if isinstance(error, errors.VerificationNotFound) and error.reason:
+        return {"reason": error.reason}
     if isinstance(error, errors.InvalidRequest):
         return {"errors": [{"field": e.field, "message": e.message} for e in error.errors]}
     if isinstance(error, errors.DeliveryFailed):

@@ -1,18 +1,29 @@
 """
-The messages people receive, in every shipped locale: complete, within one GSM-7 SMS segment,
-and with the WebOTP line last.
+The messages people receive, in every shipped locale: complete, within one SMS segment (160 GSM-7
+septets, or 70 UCS-2 characters for the scripts GSM-7 lacks), and with the WebOTP line last.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import pytest
 
 from otp_service.core.models import Channel, OutboundMessage, Policy
-from otp_service.verify.messages import available_locales, render_message, resolve_locale
+from otp_service.verify.locales import (
+    LOCALE_OF_COUNTRY,
+    RTL_LOCALES,
+    available_locales,
+    resolve_locale,
+)
+from otp_service.verify.messages import render_message
 
-LOCALES: Final = ("en", "es", "fr", "de", "pt")
+#: Locales whose SMS is GSM-7 (Polish and Turkish SMS are written without the letters GSM-7 lacks).
+GSM7_LOCALES: Final = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "sv", "tr", "id")
+#: Locales whose script GSM-7 cannot carry: their SMS goes as UCS-2, 70 characters a segment.
+UCS2_LOCALES: Final = ("ja", "zh", "ar", "hi")
+LOCALES: Final = GSM7_LOCALES + UCS2_LOCALES
 TEMPLATES: Final = ("sms.txt", "email_subject.txt", "email.txt", "email.html")
 
 #: The GSM 03.38 default alphabet (3GPP TS 23.038 section 6.2.1), 127 characters (0x1B, the
@@ -24,6 +35,7 @@ GSM7_BASIC: Final = frozenset(
 #: The extension table: escape + character, two septets each.
 GSM7_EXTENDED: Final = frozenset("\f^{}\\[~]|€")
 SEGMENT_SEPTETS: Final = 160
+SEGMENT_UCS2_UNITS: Final = 70
 
 #: The longest inputs a message must still fit with: 10-digit code, 20-character brand,
 #: 30-character WebOTP domain, the longest lifetime (86 400 s = 1440 min).
@@ -35,6 +47,14 @@ WORST_CASE: Final = {
         brand_name="Acme Online Banking!",
         webotp_domain="verification.login.example.com",
     ),
+}
+
+
+#: A usual UCS-2 SMS: 6-digit code, 9-character brand, 10 minutes, an 11-character WebOTP domain
+#: (a 70-character segment has no room for the GSM-7 worst case's 45-character WebOTP line).
+UCS2_CASE: Final = {
+    "code": "123456",
+    "policy": Policy(brand_name="Acme Bank", webotp_domain="example.com"),
 }
 
 
@@ -51,15 +71,20 @@ def septets(text: str) -> int:
     return sum(2 if character in GSM7_EXTENDED else 1 for character in text)
 
 
-def worst_case_sms(locale: str) -> OutboundMessage:
-    """The longest SMS of ``locale``."""
+def ucs2_units(text: str) -> int:
+    """The UCS-2 length of ``text`` (UTF-16 code units, as phones count them)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def worst_case_sms(locale: str, case: dict[str, object] = WORST_CASE) -> OutboundMessage:
+    """The longest SMS of ``locale`` (or the SMS of another ``case``)."""
     return render_message(
         channel=Channel.SMS,
         to="+14155550100",
         verification_id="vf_" + "0" * 32,
         locale=locale,
-        code=str(WORST_CASE["code"]),
-        policy=WORST_CASE["policy"],  # type: ignore[arg-type]
+        code=str(case["code"]),
+        policy=case["policy"],  # type: ignore[arg-type]
     )
 
 
@@ -90,8 +115,9 @@ class TestShippedLocales:
     """Every locale ships every template."""
 
     def test_locales(self) -> None:
-        """At least English, Spanish, French, German and Portuguese."""
+        """At least the fifteen of issue 23."""
         assert set(LOCALES) <= available_locales()
+        assert 15 <= len(available_locales())
 
     @pytest.mark.parametrize("locale", LOCALES)
     def test_email_carries_the_code_in_both_parts(self, locale: str) -> None:
@@ -109,7 +135,25 @@ class TestShippedLocales:
         for part in (message.subject, message.text, message.html):
             assert "482913" in part
             assert "Acme" in part
-        assert f'<html lang="{locale}">' in message.html
+        assert re.search(f'<html lang="{locale}"( dir="rtl")?>', message.html)
+
+    @pytest.mark.parametrize("locale", LOCALES)
+    def test_right_to_left_locales_say_so(self, locale: str) -> None:
+        """Arabic's HTML is right to left (its code left to right); the others are not."""
+        message = render_message(
+            channel=Channel.EMAIL,
+            to="alice@example.com",
+            code="482913",
+            verification_id="vf_" + "0" * 32,
+            policy=Policy(brand_name="Acme"),
+            locale=locale,
+        )
+        assert message.html is not None
+        assert (locale in RTL_LOCALES) == ('dir="rtl"' in message.html)
+
+    def test_arabic_is_right_to_left(self) -> None:
+        """Arabic is among the right-to-left locales."""
+        assert "ar" in RTL_LOCALES
 
     @pytest.mark.parametrize("locale", LOCALES)
     def test_html_escapes_the_brand(self, locale: str) -> None:
@@ -130,11 +174,19 @@ class TestShippedLocales:
 class TestSms:
     """The SMS of every locale fits one GSM-7 segment, in the worst case."""
 
-    @pytest.mark.parametrize("locale", LOCALES)
+    @pytest.mark.parametrize("locale", GSM7_LOCALES)
     def test_fits_one_segment(self, locale: str) -> None:
         """At most 160 septets with the longest code, brand, lifetime and WebOTP domain."""
         text = worst_case_sms(locale).text
         assert septets(text) <= SEGMENT_SEPTETS, (septets(text), text)
+
+    @pytest.mark.parametrize("locale", UCS2_LOCALES)
+    def test_fits_one_ucs2_segment(self, locale: str) -> None:
+        """Scripts GSM-7 lacks: at most 70 UCS-2 characters, WebOTP line included."""
+        text = worst_case_sms(locale, UCS2_CASE).text
+        with pytest.raises(ValueError, match="not GSM-7"):
+            septets(text)
+        assert ucs2_units(text) <= SEGMENT_UCS2_UNITS, (ucs2_units(text), text)
 
     @pytest.mark.parametrize("locale", LOCALES)
     def test_starts_with_the_code(self, locale: str) -> None:
@@ -173,11 +225,35 @@ class TestLocaleResolution:
             ("pt-BR", "en", "pt"),
             ("de_AT", "en", "de"),
             ("ES", "en", "es"),
-            ("ja", "fr", "fr"),
+            ("ja", "fr", "ja"),
+            ("zh-TW", "en", "zh"),
+            ("ko", "fr", "fr"),
             (None, "de", "de"),
-            ("ja", "ko", "en"),
+            ("ko", "xx", "en"),
         ],
     )
     def test_resolve(self, requested: str | None, default: str, expected: str) -> None:
         """Region and case are ignored; unknown languages fall back."""
         assert expected == resolve_locale(requested, Policy(default_locale=default))
+
+    @pytest.mark.parametrize(
+        ("requested", "country", "expected"),
+        [
+            (None, "IT", "it"),
+            (None, "BR", "pt"),
+            (None, "sa", "ar"),
+            ("sv", "JP", "sv"),
+            ("ko", "JP", "ja"),
+            (None, "KR", "fr"),
+            (None, None, "fr"),
+        ],
+    )
+    def test_country_comes_between_request_and_default(
+        self, requested: str | None, country: str | None, expected: str
+    ) -> None:
+        """The request's locale, else the number's country's, else the client's default."""
+        assert expected == resolve_locale(requested, Policy(default_locale="fr"), country)
+
+    def test_every_country_names_a_shipped_locale(self) -> None:
+        """The country table only points at locales that ship."""
+        assert set(LOCALE_OF_COUNTRY.values()) <= available_locales()

@@ -23,9 +23,12 @@ from werkzeug.test import TestResponse
 from otp_service import create_app
 from otp_service.config.settings import Settings
 from otp_service.core.errors import DeliveryFailed
-from otp_service.core.models import Channel
+from otp_service.core.models import Channel, key_name_key
+from otp_service.verify import IdempotencyStore
+from otp_service.verify.idempotency import RETENTION, fingerprint
 from otp_service.web.openapi import Operation, text
 from otp_service.web.openapi.document import app_routes, collect_operations, undocumented_routes
+from otp_service.web.verify.schemas import StartVerificationRequest
 from tests.support import PHONE, Api, CapturingSender, FakeClock, auth
 
 UNKNOWN_ID = "vf_" + "0" * 32
@@ -219,6 +222,22 @@ def _failed_delivery(w: World) -> TestResponse:
     return cast(TestResponse, w.api.start("+14155550901"))
 
 
+def _key_in_progress(w: World) -> TestResponse:
+    """A start whose Idempotency-Key another request holds (it waits 2 s, then 409)."""
+    services = w.api.http.application.extensions["otp_service"]
+    keys = IdempotencyStore(
+        services.store.client,
+        services.settings.redis_prefix,
+        name_key=key_name_key(services.settings.pepper),
+        retention=RETENTION,
+    )
+    body = {"to": "+14155550903", "channel": "sms"}
+    canonical = StartVerificationRequest.model_validate(body).model_dump_json()
+    keys.begin("acme", "held", fingerprint(canonical), "another-request", 0)
+    headers = {**auth(), "Idempotency-Key": "held"}
+    return w.api.http.post("/v1/verifications", json=body, headers=headers)
+
+
 def _locked(w: World, check: Callable[[str, str], TestResponse]) -> TestResponse:
     verification_id, code = w.started()
     wrong = "000000" if code != "000000" else "111111"
@@ -248,6 +267,7 @@ def _check(w: World, verification_id: str, code: str) -> TestResponse:
 SPECIFIC: dict[tuple[str, str, int], Callable[[World], TestResponse]] = {
     ("post", "/v1/verifications", 201): lambda w: w.api.start("+14155550902"),
     ("post", "/v1/verifications", 200): _resent,
+    ("post", "/v1/verifications", 409): _key_in_progress,
     ("post", "/v1/verifications", 422): lambda w: w.api.start("+1"),
     ("post", "/v1/verifications", 429): lambda w: (w.api.start(PHONE), w.api.start(PHONE))[1],
     ("post", "/v1/verifications", 502): _failed_delivery,

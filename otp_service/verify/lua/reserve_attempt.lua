@@ -2,10 +2,12 @@
 -- KEYS[1] verification hash
 -- ARGV[1] client; ARGV[2] now (ms), or '' for Redis's TIME
 -- Returns {'ok', code_hash, attempts, max_attempts, to, dest_failures} | {'missing'}
---         | {'expired'} | {'locked', expires_ms}
+--         | {'gone', reason} | {'expired', reason} | {'locked', expires_ms}
 -- Counting here, before argon2 and atomically, is what keeps checks at or under max_attempts
--- whatever the concurrency (invariant 1, docs/architecture.md). Missing, foreign, used, canceled, failed and
--- expired verifications are all 'missing': a caller learns nothing about other clients' records.
+-- whatever the concurrency (invariant 1, docs/architecture.md). A missing or foreign verification
+-- is 'missing': a caller learns nothing about other clients' records. The owning client learns
+-- why its own verification can no longer be checked: 'gone' with the status it ended in
+-- (approved, canceled, failed), or 'expired' with 'expired' or 'max_attempts_reached'.
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
@@ -13,13 +15,19 @@ if not now then  -- '' asks for the server's clock: one clock for every app host
 end
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'attempts', 'max_attempts',
   'expires_ms', 'code_hash', 'to', 'dest_failures')
-if h[1] ~= ARGV[1] or h[2] ~= 'pending' then
+if h[1] ~= ARGV[1] then
   return {'missing'}
 end
-if now >= tonumber(h[5]) then
-  return {'expired'}
-end
 local attempts = tonumber(h[3])
+if h[2] ~= 'pending' then
+  return {'gone', h[2]}
+end
+if now >= tonumber(h[5]) then
+  if attempts >= tonumber(h[4]) then
+    return {'expired', 'max_attempts_reached'}
+  end
+  return {'expired', 'expired'}
+end
 if attempts >= tonumber(h[4]) then
   return {'locked', h[5]}
 end

@@ -151,6 +151,10 @@ def _operation(op: Operation, operation_id: str, refs: Mapping[Any, Any]) -> dic
         }
         for name in re.findall(r"{([^{}]+)}", op.path)
     ] + [{"name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"}}]
+    document["parameters"] += [
+        {"name": name, "in": "header", "required": False, **parameter}
+        for name, parameter in op.header_parameters.items()
+    ]
     if op.request is not None:
         schema = refs[op.request, "validation"]
         content = {op.request_media_type: {"schema": schema}}

@@ -72,6 +72,8 @@ class Operation:
     tags: tuple[str, ...] = ()
     security: tuple[str, ...] = (API_KEY,)
     path_parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Optional request headers the route reads: name → the parameter object's other members.
+    header_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class FieldProblem(BaseModel):
@@ -97,6 +99,9 @@ class Problem(BaseModel):
     attempts_remaining: int | None = None
     retryable: bool | None = Field(None, description="Whether a later delivery may work (502).")
     limit: str | None = Field(None, description="The rate limit that tripped (429).")
+    reason: str | None = Field(
+        None, description="Why the owner's verification can no longer be checked (404)."
+    )
 
 
 def problem(description: str) -> Reply:

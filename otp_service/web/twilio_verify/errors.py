@@ -107,6 +107,9 @@ def twilio_error(error: errors.OTPError, resource: str) -> TwilioError:
         message += f" ({first.message})"
     elif isinstance(error, errors.VerificationNotFound):
         message = f"The requested resource {resource} was not found"
+        if error.reason:
+            # Twilio's body has no room for more: the reason goes in the message.
+            message += f" (the verification is {error.reason})"
     elif status < 500 and error.detail:
         message = f"{message}: {error.detail}"
     return TwilioError(status, code, message, _retry_after(error))

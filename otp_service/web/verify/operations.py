@@ -28,7 +28,10 @@ def _check(path: str, summary: str, request: type[BaseModel], not_found: str) ->
             200: Reply(valid, CheckResponse),
             **BODY,
             **key_problems("verifications:check"),
-            404: problem(f"{not_found} (`verification-not-found`)."),
+            404: problem(
+                f"{not_found} (`verification-not-found`); to its owner, `reason` says why: "
+                "`approved`, `expired`, `canceled`, `max_attempts_reached` or `failed`."
+            ),
             422: problem("The code is not digits of the right length (`validation-error`)."),
             429: problem("Every check has been used (`max-attempts-reached`)."),
             **STORE,
@@ -71,7 +74,14 @@ _START: Final = Operation(
             "The API key lacks the `verifications:start` scope (`forbidden`), or the channel or "
             "the country is not allowed (`channel-not-allowed`, `country-not-allowed`)."
         ),
-        422: problem("`to` or `channel` is not valid (`validation-error`, `invalid-destination`)."),
+        409: problem(
+            "Another request with this `Idempotency-Key` is still in progress "
+            "(`idempotency-conflict`; retry after `Retry-After`)."
+        ),
+        422: problem(
+            "`to` or `channel` is not valid (`validation-error`, `invalid-destination`), or the "
+            "`Idempotency-Key` was used with another body (`idempotency-key-reused`)."
+        ),
         429: problem(
             "Not now: `resend-too-soon`, `max-sends-reached`, `max-attempts-reached` or "
             "`rate-limited`."
@@ -80,7 +90,17 @@ _START: Final = Operation(
         **STORE,
     },
     request=StartVerificationRequest,
-    description="A pending verification of the same client, channel and `to` is resent instead.",
+    description=(
+        "A pending verification of the same client, channel and `to` is resent instead. With an "
+        "`Idempotency-Key`, a retry within 24 hours gets the first answer again "
+        "(`Idempotent-Replayed: true`) and sends nothing."
+    ),
+    header_parameters={
+        "Idempotency-Key": {
+            "description": "Any unique string (a UUID): retries with it are answered once.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    },
     tags=("verifications",),
 )
 OPERATIONS: Final = (

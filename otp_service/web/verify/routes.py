@@ -10,10 +10,11 @@ from typing import Final
 from flask import Blueprint, Response, g
 
 from otp_service.core.errors import VerificationNotFound
-from otp_service.core.models import Scope
+from otp_service.core.models import Client, Scope
 from otp_service.verify.destinations import parse_destination
 from otp_service.web.context import services
 from otp_service.web.requests import authenticate, end_user_ip, parse_body, render
+from otp_service.web.verify.idempotent import idempotent
 from otp_service.web.verify.operations import OPERATIONS as OPERATIONS
 from otp_service.web.verify.schemas import (
     CheckDestinationRequest,
@@ -40,6 +41,10 @@ def start_verification() -> Response:
     """Start a verification, or resend the pending one for the same destination."""
     client = authenticate(Scope.START)
     body = parse_body(StartVerificationRequest)
+    return idempotent(client, body, lambda: _start(client, body))
+
+
+def _start(client: Client, body: StartVerificationRequest) -> Response:
     settings = services().settings
     destination = parse_destination(body.channel, body.to, settings.default_region)
     result = services().verifications.start(

@@ -62,6 +62,8 @@ class VerificationResponse(BaseModel):
     sends_remaining: int
     resend_available_at: str
     delivery_status: str | None = None
+    #: The locale the messages are written in: the one asked for, or what it fell back to.
+    locale: str
 
     @classmethod
     def of(cls, verification: Verification, now_ms: int) -> VerificationResponse:
@@ -77,6 +79,7 @@ class VerificationResponse(BaseModel):
             sends_remaining=verification.sends_remaining,
             resend_available_at=iso_timestamp(verification.next_send_ms),
             delivery_status=verification.delivery_status,
+            locale=verification.locale,
         )
 
 
