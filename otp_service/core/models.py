@@ -154,6 +154,8 @@ class OutboundMessage:
     subject: str | None = None
     html: str | None = None
     locale: str = "en"
+    #: Seconds the code has left: a message not delivered by then is worth nothing.
+    valid_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ DESTINATION_ERRORS: Final[Mapping[int, str]] = {
     21614: "The phone number cannot receive SMS (not a mobile number).",
     21635: "The phone number cannot receive SMS (a landline).",
 }
+#: Twilio keeps an undelivered message queued for at most this long (and by default this long).
+MAX_VALIDITY_SECONDS: Final = 36_000
 #: Twilio's "too many requests" code, sometimes sent with a status other than 429.
 TOO_MANY_REQUESTS: Final = 20429
 
@@ -168,7 +170,10 @@ class TwilioSmsSender:
             DeliveryFailed: any other refusal (retryable for 429 and 5xx), a network error or a
                 timeout (retryable).
         """
-        options: dict[str, str] = dict(self._sender)
+        options: dict[str, str | int] = dict(self._sender)
+        if message.valid_seconds is not None:
+            # Dropped, not delivered (and billed) after the code died: Twilio's default is 10 h.
+            options["validity_period"] = min(max(message.valid_seconds, 1), MAX_VALIDITY_SECONDS)
         if self._public_base_url:
             options["status_callback"] = status_callback_url(
                 self._public_base_url, message.verification_id

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from otp_service.core.errors import DeliveryFailed, InvalidDestination
 from otp_service.core.events import EventKind, EventSink, verification_event
-from otp_service.core.models import Channel, Client, Clock, Verification
+from otp_service.core.models import Channel, Client, Clock, Verification, seconds_until
 from otp_service.delivery import Sender
 from otp_service.verify.messages import render_message
 from otp_service.verify.store import RedisStore
@@ -53,6 +53,8 @@ class Dispatcher:
             policy=client.policy,
             locale=verification.locale,
         )
+        left = seconds_until(verification.expires_ms, self._clock.now_ms())
+        message = replace(message, valid_seconds=left)
         sender = self._senders[verification.channel]
         started = time.perf_counter()
         try:

@@ -138,6 +138,14 @@ class TestSms:
         assert f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json" == request.path
         assert FROM_NUMBER == request.field("From")
 
+    def test_the_sms_expires_with_the_code(
+        self, web: FlaskClient, twilio_double: TwilioDouble
+    ) -> None:
+        """ValidityPeriod is the code's lifetime (600 s by default), not Twilio's 10 h."""
+        start(web, PHONE, "sms")
+        (request,) = twilio_double.messages_to(PHONE)
+        assert "600" == request.field("ValidityPeriod")
+
     @pytest.mark.parametrize(
         ("code", "http_status"),
         [(21211, 400), (21610, 400), (21614, 400)],

@@ -5,6 +5,7 @@ recording Twilio double, a refused port and a server that never answers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import ClassVar
@@ -79,6 +80,16 @@ class TestContract:
         (request,) = recorder.messages_to(PHONE)
         expected = f"{PUBLIC_BASE_URL}/v1/webhooks/twilio/status?verification_id={VERIFICATION_ID}"
         assert expected == request.field("StatusCallback")
+
+    def test_the_message_expires_with_its_code(
+        self, prism: Prism, make_twilio_sender: MakeTwilioSender
+    ) -> None:
+        """ValidityPeriod is the code's remaining lifetime (Twilio would queue it for 10 h)."""
+        message = dataclasses.replace(sms(), valid_seconds=540)
+        with TwilioDouble(upstream=prism.url) as recorder:
+            make_twilio_sender(recorder.url).send(message)
+        (request,) = recorder.messages_to(PHONE)
+        assert "540" == request.field("ValidityPeriod")
 
     def test_no_status_callback_without_public_base_url(
         self, twilio_double: TwilioDouble, make_twilio_sender: MakeTwilioSender
