@@ -19,7 +19,7 @@ MAX_LINES = 300
 OWNERS = {
     "flask": ("web/", "app.py", "cli.py"),  # cli.py: for a type annotation only
     "werkzeug": ("web/", "app.py", "cli.py"),
-    "twilio": ("delivery/twilio_sms.py",),
+    "twilio": ("delivery/twilio_",),
     "argon2": ("core/codes.py",),
     "pyotp": ("totp/authenticator.py",),
     "prometheus_client": ("ops/metrics.py", "web/metrics.py", "server/gunicorn_config.py"),

@@ -28,7 +28,7 @@ from otp_service.abuse.destination_locks import (
 )
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
-from otp_service.core.models import Channel, Client, destination_digest
+from otp_service.core.models import PHONE_CHANNELS, Channel, Client, destination_digest
 from otp_service.storage.connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
 from otp_service.storage.scripts import Durability, acknowledge_limit_writes
 
@@ -191,7 +191,7 @@ class AbuseGuard:
             CountryNotAllowed: the number's country is not in the allowed list.
         """
         allowed = client.policy.sms_allowed_countries
-        if channel is Channel.SMS and allowed and (country or "") not in allowed:
+        if channel in PHONE_CHANNELS and allowed and (country or "") not in allowed:
             raise CountryNotAllowed("SMS to this number's country is not allowed.")
 
     def admit_send(self, client: Client, channel: Channel, to: str, country: str | None) -> None:
@@ -203,7 +203,7 @@ class AbuseGuard:
         """
         digest = destination_digest(to, self._name_key)
         self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
-        if channel is Channel.SMS and country:
+        if channel in PHONE_CHANNELS and country:
             spec = self._sms_country_limits.get(country, self._sms_country_limit)
             try:
                 self._hit(client, "sms_country_sends", spec, country)

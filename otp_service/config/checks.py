@@ -35,6 +35,11 @@ def _provider_problems(s: Settings) -> list[str]:
                 "OTP_TWILIO_FROM or OTP_TWILIO_MESSAGING_SERVICE_SID is required with "
                 "OTP_SMS_PROVIDER=twilio"
             )
+    if s.twilio_whatsapp_from and not s.twilio_whatsapp_content_sid:
+        problems.append(
+            "OTP_TWILIO_WHATSAPP_CONTENT_SID (an approved authentication template) is required "
+            "with OTP_TWILIO_WHATSAPP_FROM: WhatsApp refuses free-text codes"
+        )
     if s.email_provider == "smtp":
         problems += [
             f"OTP_{name.upper()} is required with OTP_EMAIL_PROVIDER=smtp"

@@ -62,6 +62,9 @@ class Settings:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = ""
+    twilio_whatsapp_from: str = ""
+    twilio_whatsapp_content_sid: str = ""
+    twilio_voice_from: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
@@ -201,6 +204,9 @@ def _read(reader: EnvironmentReader) -> Settings:
         "twilio_from",
         "twilio_messaging_service_sid",
         "twilio_api_base",
+        "twilio_whatsapp_from",
+        "twilio_whatsapp_content_sid",
+        "twilio_voice_from",
         "smtp_host",
         "smtp_username",
         "email_from",

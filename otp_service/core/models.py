@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import idna
 
@@ -23,6 +24,12 @@ class Channel(enum.StrEnum):
 
     SMS = "sms"
     EMAIL = "email"
+    WHATSAPP = "whatsapp"
+    VOICE = "voice"
+
+
+#: The channels that reach a phone number (and are billed per destination).
+PHONE_CHANNELS: Final = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE})
 
 
 class Status(enum.StrEnum):
@@ -156,6 +163,8 @@ class OutboundMessage:
     locale: str = "en"
     #: Seconds the code has left: a message not delivered by then is worth nothing.
     valid_seconds: int | None = None
+    #: The variables of a provider's approved template (WhatsApp authentication), if any.
+    template_variables: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """
-TwilioSmsSender: SMS through Twilio's Messages API (the only module that imports ``twilio``).
+TwilioSmsSender: SMS through Twilio's Messages API; the Twilio client and its errors, shared by
+the WhatsApp and voice senders (the ``twilio_*`` modules are the only ones importing ``twilio``).
 
 The ``twilio`` client is built by ``twilio_client`` with an explicit timeout (it has none by
 default) and handed to the sender, which turns every failure into ``DeliveryFailed`` or
@@ -10,7 +11,7 @@ exceptions, and are retryable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -40,6 +41,17 @@ DESTINATION_ERRORS: Final[Mapping[int, str]] = {
     21612: "The phone number cannot be reached by SMS.",
     21614: "The phone number cannot receive SMS (not a mobile number).",
     21635: "The phone number cannot receive SMS (a landline).",
+    63003: "The phone number has no WhatsApp account.",
+    13224: "The phone number cannot be called.",
+    21215: "Calls to this country are not enabled.",
+}
+#: Twilio error codes that say this service's WhatsApp sender or template is wrong (502, for good).
+SENDER_ERRORS: Final[Mapping[int, str]] = {
+    63016: "WhatsApp refused a free-form message: an approved authentication template is needed.",
+    63024: "WhatsApp refused the message template.",
+    63027: "WhatsApp refused the message template.",
+    21656: "The WhatsApp template's variables are not valid.",
+    63007: "The WhatsApp sender is not set up on this Twilio account.",
 }
 #: Twilio keeps an undelivered message queued for at most this long (and by default this long).
 MAX_VALIDITY_SECONDS: Final = 36_000
@@ -178,21 +190,10 @@ class TwilioSmsSender:
             options["status_callback"] = status_callback_url(
                 self._public_base_url, message.verification_id
             )
-        try:
-            created = self._client.messages.create(to=message.to, body=message.text, **options)
-        except (TwilioRestException, TwilioServiceException) as error:
-            raise _refusal(error, message.to) from error
-        except requests.RequestException as error:
-            logger.warning("Twilio could not be reached: %s", type(error).__name__)
-            raise DeliveryFailed(
-                "The SMS provider could not be reached.", retryable=True
-            ) from error
-        except (TwilioException, ValueError) as error:
-            # An answer that is not a Message (e.g. a proxy's HTML page with status 200).
-            logger.warning("Twilio answered something unexpected: %s", type(error).__name__)
-            raise DeliveryFailed(
-                "The SMS provider gave an unexpected answer.", retryable=True
-            ) from error
+        created = created_by_twilio(
+            message.to,
+            lambda: self._client.messages.create(to=message.to, body=message.text, **options),
+        )
         return Receipt(self.provider, str(created.sid), str(created.status or "queued"))
 
     def close(self) -> None:
@@ -200,6 +201,28 @@ class TwilioSmsSender:
         session = getattr(self._client.http_client, "session", None)
         if session is not None:
             session.close()
+
+
+def created_by_twilio(to: str, create: Callable[[], Any]) -> Any:
+    """
+    What one ``create`` call of the Twilio client made (a message, a call).
+
+    Raises:
+        InvalidDestination: Twilio says ``to`` cannot receive it.
+        DeliveryFailed: any other refusal (retryable for 429 and 5xx), a network error or a
+            timeout (retryable), or an answer that is not Twilio's.
+    """
+    try:
+        return create()
+    except (TwilioRestException, TwilioServiceException) as error:
+        raise _refusal(error, to) from error
+    except requests.RequestException as error:
+        logger.warning("Twilio could not be reached: %s", type(error).__name__)
+        raise DeliveryFailed("The provider could not be reached.", retryable=True) from error
+    except (TwilioException, ValueError) as error:
+        # An answer that is not a Message (e.g. a proxy's HTML page with status 200).
+        logger.warning("Twilio answered something unexpected: %s", type(error).__name__)
+        raise DeliveryFailed("The provider gave an unexpected answer.", retryable=True) from error
 
 
 def _refusal(
@@ -217,11 +240,13 @@ def _refusal(
     )
     if code in DESTINATION_ERRORS:
         return InvalidDestination(DESTINATION_ERRORS[code])
+    if code in SENDER_ERRORS:
+        return DeliveryFailed(SENDER_ERRORS[code], retryable=False)
     retryable = status == 429 or status >= 500 or code == TOO_MANY_REQUESTS
     detail = (
-        "The SMS provider is unavailable or busy; try again later."
+        "The provider is unavailable or busy; try again later."
         if retryable
-        else "The SMS provider refused the message."
+        else "The provider refused the message."
     )
     return DeliveryFailed(detail, retryable=retryable)
 

@@ -46,12 +46,12 @@ def _invalid(message: str, field: str = "to") -> InvalidRequest:
     return InvalidRequest([FieldError(field, message)])
 
 
-def parse_phone(raw: str, default_region: str = "") -> Destination:
+def parse_phone(raw: str, default_region: str = "", channel: Channel = Channel.SMS) -> Destination:
     """
-    Normalise a phone number to E.164.
+    Normalise a phone number to E.164 (a landline only for voice).
 
     Raises:
-        InvalidRequest: not a valid, SMS-capable phone number.
+        InvalidRequest: not a valid phone number, or not a mobile one for text channels.
     """
     # ASCII only: phonenumbers would read look-alike digits of other scripts and vanity letters.
     if not raw.isascii() or not raw.isprintable() or any(c.isalpha() for c in raw):
@@ -64,10 +64,11 @@ def parse_phone(raw: str, default_region: str = "") -> Destination:
         raise _invalid("is not a phone number") from error
     if not phonenumbers.is_valid_number(number):
         raise _invalid("is not a valid phone number")
-    if phonenumbers.number_type(number) not in SMS_CAPABLE_TYPES:
-        raise _invalid("cannot receive SMS (not a mobile number)")
+    if channel is not Channel.VOICE and phonenumbers.number_type(number) not in SMS_CAPABLE_TYPES:
+        what = "SMS" if channel is Channel.SMS else "WhatsApp messages"
+        raise _invalid(f"cannot receive {what} (not a mobile number)")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Destination(Channel.SMS, e164, phonenumbers.region_code_for_number(number))
+    return Destination(channel, e164, phonenumbers.region_code_for_number(number))
 
 
 def parse_email(raw: str) -> Destination:
@@ -104,4 +105,4 @@ def parse_destination(channel: Channel | None, raw: str, default_region: str = "
         channel = Channel.EMAIL if "@" in raw else Channel.SMS
     if channel is Channel.EMAIL:
         return parse_email(raw)
-    return parse_phone(raw, default_region)
+    return parse_phone(raw, default_region, channel)

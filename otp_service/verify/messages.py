@@ -30,6 +30,15 @@ def _render(locale: str, name: str, **context: object) -> str:
     return _environment().get_template(f"{locale}/{name}").render(**context).strip()
 
 
+def _voice_script(locale: str, **context: object) -> tuple[str, str]:
+    """What a call says (the code digit by digit), and its locale: English where none is written."""
+    spoken = ", ".join(str(context["code"]))
+    try:
+        return _render(locale, "voice.txt", spoken_code=spoken, **context), locale
+    except jinja2.TemplateNotFound:
+        return _render("en", "voice.txt", spoken_code=spoken, **context), "en"
+
+
 def render_message(
     *,
     channel: Channel,
@@ -46,6 +55,17 @@ def render_message(
         "minutes": max(policy.code_ttl_seconds // 60, 1),
         "domain": policy.webotp_domain,
     }
+    if channel is Channel.VOICE:
+        script, spoken_in = _voice_script(locale, **context)
+        return OutboundMessage(channel, to, script, verification_id, locale=spoken_in)
+    if channel is Channel.WHATSAPP:
+        # WhatsApp takes only an approved authentication template, the code its one variable; the
+        # text is what the dev outbox shows.
+        text = _render(locale, "sms.txt", **context)
+        variables = {"1": code}
+        return OutboundMessage(
+            channel, to, text, verification_id, locale=locale, template_variables=variables
+        )
     if channel is Channel.SMS:
         text = _render(locale, "sms.txt", **context)
         if policy.webotp_domain:

@@ -7,6 +7,7 @@ and they talk to servers on the loopback. Verifications complete, failures end i
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -390,3 +391,40 @@ class TestEmail:
         started = start(web, EMAIL, "email")
         assert 201 == started.status_code
         assert failed != started.get_json()["id"]
+
+
+class TestWhatsAppAndVoice:
+    """The WhatsApp and voice channels through Twilio, end to end."""
+
+    def test_a_whatsapp_code_approves(
+        self, make_client: MakeClient, twilio_double: TwilioDouble
+    ) -> None:
+        """The code in the template's variable is the verification's code."""
+        web = make_client(
+            twilio_whatsapp_from=FROM_NUMBER, twilio_whatsapp_content_sid="HX" + "0" * 32
+        )
+        started = start(web, PHONE, "whatsapp")
+        assert (201, "whatsapp") == (started.status_code, started.get_json()["channel"])
+        (request,) = [r for r in twilio_double.requests if r.field("To") == f"whatsapp:{PHONE}"]
+        code = json.loads(request.field("ContentVariables") or "")["1"]
+        checked = check(web, started.get_json()["id"], code)
+        assert "approved" == checked.get_json()["status"]
+
+    def test_a_call_reads_the_code_that_approves(
+        self, make_client: MakeClient, twilio_double: TwilioDouble
+    ) -> None:
+        """The digits the call says are the verification's code."""
+        web = make_client(twilio_voice_from=FROM_NUMBER)
+        started = start(web, PHONE, "voice")
+        (request,) = [r for r in twilio_double.requests if r.path.endswith("/Calls.json")]
+        spoken = (request.field("Twiml") or "").split(": ", 1)[1].split(".")[0]
+        code = spoken.replace(", ", "")
+        assert "approved" == check(web, started.get_json()["id"], code).get_json()["status"]
+
+    def test_a_channel_without_its_sender_is_refused(self, web: FlaskClient) -> None:
+        """No OTP_TWILIO_VOICE_FROM: the voice channel has no provider (403)."""
+        response = start(web, PHONE, "voice")
+        assert (403, "/problems/channel-not-allowed") == (
+            response.status_code,
+            response.get_json()["type"],
+        )

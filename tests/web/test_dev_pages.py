@@ -207,14 +207,14 @@ class TestTryPage:
     def test_offers_only_channels_with_a_sender(
         self, settings: Settings, redis_client: redis.Redis
     ) -> None:
-        """With no email sender configured, only the SMS channel can be picked."""
+        """With no email sender configured, only the phone channels (the dev sender) remain."""
         html = create_app(replace(settings, email_provider="none")).test_client().get("/try")
         radios = [
             attrs["value"]
             for tag, attrs in _tags(html.get_data(as_text=True))
             if attrs.get("name") == "channel"
         ]
-        assert ["sms"] == radios
+        assert ["sms", "whatsapp", "voice"] == radios
 
 
 class TestDevApiKeySetting:

@@ -118,11 +118,13 @@ def parse_form(model: type[_Form]) -> _Form:
 
 def engine_channel(raw: str) -> Channel:
     """The engine channel of Twilio's ``Channel``; Twilio's other channels are disabled here."""
-    if raw in (Channel.SMS, Channel.EMAIL):
+    if raw == "call":
+        return Channel.VOICE
+    if raw in (Channel.SMS, Channel.EMAIL, Channel.WHATSAPP):
         return Channel(raw)
     if raw in DISABLED_CHANNELS:
         raise ChannelNotAllowed(raw.upper())
-    raise InvalidRequest([FieldError("Channel", "must be sms or email")])
+    raise InvalidRequest([FieldError("Channel", "must be sms, email, whatsapp or call")])
 
 
 def verification_id_of(sid: str) -> str:

@@ -25,7 +25,16 @@ MORE_INFO: Final = "https://www.twilio.com/docs/errors/{code}"
 
 #: Twilio channels this service does not deliver on: Twilio's answer for a channel a service has
 #: disabled (60223) is the honest one.
-DISABLED_CHANNELS: Final = frozenset({"call", "whatsapp", "sna", "auto", "rcs"})
+DISABLED_CHANNELS: Final = frozenset({"sna", "auto", "rcs"})
+#: Twilio's name of each engine channel where they differ (a voice call is ``call`` on /v2).
+TWILIO_CHANNELS: Final = {Channel.VOICE: "call"}
+
+
+def twilio_channel(channel: Channel) -> str:
+    """The engine channel as Twilio names it."""
+    return TWILIO_CHANNELS.get(channel, channel.value)
+
+
 #: Parameters that would change what a verification means (a code chosen by the caller, a PSD2
 #: transaction bound into the code): refused as Twilio refuses a feature a service lacks (60204).
 UNSUPPORTED_PARAMETERS: Final = ("CustomCode", "Amount", "Payee")
@@ -121,7 +130,7 @@ class TwilioVerification(BaseModel):
     service_sid: str
     account_sid: str
     to: str
-    channel: Channel
+    channel: str
     status: Status
     valid: bool
     lookup: dict[str, Any]
@@ -145,7 +154,7 @@ class TwilioVerification(BaseModel):
             service_sid=ref.service_sid,
             account_sid=ref.account_sid,
             to=verification.to,
-            channel=verification.channel,
+            channel=twilio_channel(verification.channel),
             status=status,
             valid=status is Status.APPROVED,
             lookup={},
@@ -166,7 +175,7 @@ def _send_code_attempts(verification: Verification, cooldown_seconds: int) -> li
         # Every send starts the cooldown, so the latest one was a cooldown before next_send_ms.
         latest = verification.next_send_ms - cooldown_seconds * 1000
         times[-1] = max(latest, verification.created_ms)
-    channel = verification.channel.value.upper()  # as in Twilio's examples: "SMS", "EMAIL"
+    channel = twilio_channel(verification.channel).upper()  # as Twilio shows them: "SMS", "CALL"
     return [
         SendCodeAttempt(channel=channel, time=None if ms is None else twilio_time(ms))
         for ms in times
@@ -180,7 +189,7 @@ class TwilioVerificationCheck(BaseModel):
     service_sid: str
     account_sid: str
     to: str | None
-    channel: Channel | None
+    channel: str | None
     status: Status
     valid: bool
     amount: str | None = None
@@ -199,7 +208,7 @@ class TwilioVerificationCheck(BaseModel):
             service_sid=ref.service_sid,
             account_sid=ref.account_sid,
             to=verification.to if verification else None,
-            channel=verification.channel if verification else None,
+            channel=twilio_channel(verification.channel) if verification else None,
             status=result.status,
             valid=result.valid,
             date_created=twilio_time(verification.created_ms) if verification else None,

@@ -7,6 +7,11 @@ const TryPage = (() => {
     email: { label: "Email address", type: "email", autocomplete: "email",
              placeholder: "alice@example.com", hint: "Any address: nothing is really sent.",
              name: "email" },
+    whatsapp: { label: "Phone number", type: "tel", autocomplete: "tel",
+                placeholder: "+14155550100", hint: "A mobile number with WhatsApp.",
+                name: "WhatsApp" },
+    voice: { label: "Phone number", type: "tel", autocomplete: "tel", placeholder: "+14155550100",
+             hint: "Any phone, landlines too: the code is read out.", name: "voice call" },
   };
   const FIELDS = { to: "Phone number or email", code: "Code", channel: "Channel" };
   const STATUS_WORDS = {
