@@ -17,6 +17,8 @@ from typing import Protocol
 
 import idna
 
+from otp_service.core.transactions import Transaction
+
 
 class Channel(enum.StrEnum):
     """How a code reaches a person."""
@@ -111,6 +113,8 @@ class Verification:
     locale: str = "en"
     #: Consecutive failed checks of this destination when the verification started.
     dest_failures: int = 0
+    #: The PSD2 transaction the code authorises, bound into its hash; None for a plain code.
+    transaction: Transaction | None = None
 
     @property
     def attempts_remaining(self) -> int:

@@ -23,6 +23,7 @@ from otp_service.core.models import (
     Verification,
     seconds_until,
 )
+from otp_service.core.transactions import Transaction
 from otp_service.verify.late_checks import late_check_error
 from otp_service.verify.store import RedisStore, Reservation
 
@@ -59,11 +60,18 @@ class Checks:
         )
         self._events.record(event)
 
-    def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
+    def check(
+        self,
+        client: Client,
+        verification_id: str,
+        code: str,
+        transaction: Transaction | None = None,
+    ) -> CheckResult:
         """
         Check ``code`` against a pending verification: 2 Redis round trips and 1 argon2 verify.
 
-        A wrong code is a result (``valid=False``), not an error.
+        A wrong code is a result (``valid=False``), not an error; so is a code checked with
+        another ``transaction`` than the one it was sent for (PSD2), and it uses an attempt.
 
         Raises:
             InvalidRequest: the code does not have the client's code length.
@@ -92,7 +100,7 @@ class Checks:
                 seconds_until(reservation.expires_ms, now_ms),
             )
         remaining = reservation.max_attempts - reservation.attempts
-        if self._hasher.verify(reservation.code_hash, verification_id, code):
+        if self._hasher.verify(reservation.code_hash, verification_id, code, transaction):
             return self._approve(client, verification_id, reservation, remaining)
         self._emit(
             EventKind.CHECKED,
@@ -129,7 +137,12 @@ class Checks:
         return CheckResult(verification_id, Status.APPROVED, True, remaining)
 
     def check_destination(
-        self, client: Client, channel: Channel, to: str, code: str
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        code: str,
+        transaction: Transaction | None = None,
     ) -> CheckResult:
         """
         Check ``code`` against the pending verification of ``to`` on ``channel``.
@@ -140,4 +153,4 @@ class Checks:
         pending_id = self._store.pending_id(self._store.destination_key(client.name, channel, to))
         if pending_id is None:
             raise VerificationNotFound("No pending verification for this destination.")
-        return self.check(client, pending_id, code)
+        return self.check(client, pending_id, code, transaction)

@@ -52,6 +52,7 @@ class Dispatcher:
             verification_id=verification.id,
             policy=client.policy,
             locale=verification.locale,
+            transaction=verification.transaction,
         )
         sender = self._senders[verification.channel]
         started = time.perf_counter()

@@ -19,6 +19,7 @@ from otp_service.core.errors import (
 )
 from otp_service.core.events import EventKind, EventSink, verification_event
 from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
+from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
 from otp_service.verify.dispatch import Dispatcher
 from otp_service.verify.locales import resolve_locale
@@ -87,6 +88,7 @@ class Starts:
         *,
         country: str | None = None,
         ip: str | None = None,
+        transaction: Transaction | None = None,
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
@@ -114,7 +116,9 @@ class Starts:
             stale_id = ""
             if current_id is not None:
                 existing = self._store.load(current_id)
-                if existing is not None and _is_resendable(existing, client, now_ms):
+                # A code authorises one transaction: another one needs a new verification.
+                same = existing is not None and existing.transaction == transaction
+                if existing is not None and same and _is_resendable(existing, client, now_ms):
                     resent = self._resend(
                         client, existing, destination_key, locale, now_ms, country, ip
                     )
@@ -124,7 +128,16 @@ class Starts:
                     continue
                 stale_id = current_id
             created = self._create(
-                client, channel, to, locale, destination_key, stale_id, now_ms, country, ip
+                client,
+                channel,
+                to,
+                locale,
+                destination_key,
+                stale_id,
+                now_ms,
+                country,
+                ip,
+                transaction,
             )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
@@ -142,6 +155,7 @@ class Starts:
         now_ms: int,
         country: str | None,
         ip: str | None,
+        transaction: Transaction | None = None,
     ) -> Verification | None:
         policy = client.policy
         dest_failures = 0
@@ -166,9 +180,10 @@ class Starts:
             updated_ms=now_ms,
             locale=resolve_locale(locale, policy, country),
             dest_failures=dest_failures,
+            transaction=transaction,
         )
         code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(verification.id, code)
+        code_hash = self._hasher.hash(verification.id, code, transaction)
         self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
         # The hash exists before the index points at it, so an index that points at nothing is
         # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
@@ -195,7 +210,7 @@ class Starts:
             self._guard.admit_send(client, existing.channel, existing.to, country)
         policy = client.policy
         code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(existing.id, code)
+        code_hash = self._hasher.hash(existing.id, code, existing.transaction)
         outcome = self._store.resend(
             existing.id,
             client.name,
