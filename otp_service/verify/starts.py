@@ -116,9 +116,7 @@ class Starts:
             stale_id = ""
             if current_id is not None:
                 existing = self._store.load(current_id)
-                # A code authorises one transaction: another one needs a new verification.
-                same = existing is not None and existing.transaction == transaction
-                if existing is not None and same and _is_resendable(existing, client, now_ms):
+                if existing is not None and _is_resendable(existing, client, now_ms, transaction):
                     resent = self._resend(
                         client, existing, destination_key, locale, now_ms, country, ip
                     )
@@ -236,10 +234,14 @@ class Starts:
         return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
 
 
-def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
+def _is_resendable(
+    existing: Verification, client: Client, now_ms: int, transaction: Transaction | None
+) -> bool:
     # One whose checks are used up is replaced by a new verification, as Twilio does; the
     # destination's failure window and run of consecutive failures still bound the guessing.
-    return existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
+    # A code authorises one PSD2 transaction: another one needs a new verification.
+    pending = existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
+    return pending and existing.transaction == transaction
 
 
 def _refuse_resend(existing: Verification, now_ms: int) -> None:
