@@ -25,6 +25,7 @@ from otp_service import create_app
 from otp_service.config.settings import Settings
 from otp_service.core.codes import CodeHasher
 from otp_service.core.models import Channel, OutboundMessage, Receipt
+from otp_service.core.transactions import Transaction
 from otp_service.services import Services
 from otp_service.web.context import EXTENSION_KEY
 
@@ -69,13 +70,15 @@ def count_argon2(hasher: CodeHasher) -> Counter[str]:
     calls: Counter[str] = Counter()
     hash_, verify = hasher.hash, hasher.verify
 
-    def counted_hash(scope: str, code: str) -> str:
+    def counted_hash(scope: str, code: str, transaction: Transaction | None = None) -> str:
         calls["hash"] += 1
-        return hash_(scope, code)
+        return hash_(scope, code, transaction)
 
-    def counted_verify(encoded_hash: str, scope: str, code: str) -> bool:
+    def counted_verify(
+        encoded_hash: str, scope: str, code: str, transaction: Transaction | None = None
+    ) -> bool:
         calls["verify"] += 1
-        return verify(encoded_hash, scope, code)
+        return verify(encoded_hash, scope, code, transaction)
 
     hasher.hash = counted_hash  # type: ignore[method-assign]
     hasher.verify = counted_verify  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from otp_service.core.errors import (
     VerificationNotFound,
 )
 from otp_service.core.models import Channel, Client, Policy, Scope
+from otp_service.core.transactions import Transaction
 from otp_service.verify.service import VerificationService
 from otp_service.verify.store import RedisStore
 from tests.support import NAME_KEY, PEPPER, PHONE, CapturingSender, FakeClock
@@ -29,13 +30,15 @@ class CountingHasher(CodeHasher):
         super().__init__(PEPPER, "test")
         self.operations = 0
 
-    def hash(self, scope: str, code: str) -> str:
+    def hash(self, scope: str, code: str, transaction: Transaction | None = None) -> str:
         self.operations += 1
-        return super().hash(scope, code)
+        return super().hash(scope, code, transaction)
 
-    def verify(self, encoded_hash: str, scope: str, code: str) -> bool:
+    def verify(
+        self, encoded_hash: str, scope: str, code: str, transaction: Transaction | None = None
+    ) -> bool:
         self.operations += 1
-        return super().verify(encoded_hash, scope, code)
+        return super().verify(encoded_hash, scope, code, transaction)
 
 
 @pytest.fixture(name="engine")

@@ -3,6 +3,8 @@ Codes: how they are made and how they are hashed (the only module that imports `
 
 Stored is ``argon2id(HMAC-SHA256(pepper, id ":" code))`` (invariant 4 of docs/architecture.md): a
 Redis dump without the pepper is useless, and with it every guess still costs one argon2 operation.
+A code that authorises a PSD2 transaction has it in the HMAC input too (``id ":" code ":"
+binding``), so it verifies only with the same amount and payee; other hashes are unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from argon2 import profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from otp_service.core.errors import StoreCorrupted
+from otp_service.core.transactions import Transaction
 
 DIGITS: Final = "0123456789"
 #: The head every argon2id v19 encoding starts with: not stored, put back to verify.
@@ -67,19 +70,25 @@ class CodeHasher:
         self._pepper = pepper
         self._hasher = argon2.PasswordHasher.from_parameters(ARGON2_PROFILES[profile])
 
-    def _peppered(self, scope: str, code: str) -> bytes:
+    def _peppered(self, scope: str, code: str, transaction: Transaction | None) -> bytes:
         # The scope (a verification or factor id) binds a hash to its record: a hash copied onto
-        # another record never verifies there.
-        return hmac.new(self._pepper, f"{scope}:{code}".encode(), hashlib.sha256).digest()
+        # another record never verifies there. A transaction binds it to an amount and a payee.
+        message = f"{scope}:{code}"
+        if transaction is not None:
+            message += ":" + transaction.binding()
+        return hmac.new(self._pepper, message.encode(), hashlib.sha256).digest()
 
-    def hash(self, scope: str, code: str) -> str:
+    def hash(self, scope: str, code: str, transaction: Transaction | None = None) -> str:
         """
         The argon2 hash of ``code`` for the record ``scope``, as stored: the encoding without its
         constant ``$argon2id$v=19$`` head (``m=4096,t=2,p=1$<salt>$<tag>``).
         """
-        return self._hasher.hash(self._peppered(scope, code)).removeprefix(_ENCODING_HEAD)
+        peppered = self._peppered(scope, code, transaction)
+        return self._hasher.hash(peppered).removeprefix(_ENCODING_HEAD)
 
-    def verify(self, encoded_hash: str, scope: str, code: str) -> bool:
+    def verify(
+        self, encoded_hash: str, scope: str, code: str, transaction: Transaction | None = None
+    ) -> bool:
         """
         Whether ``code`` matches ``encoded_hash``, in constant time (argon2 compares digests so).
 
@@ -89,7 +98,7 @@ class CodeHasher:
         if not encoded_hash.startswith("$"):
             encoded_hash = _ENCODING_HEAD + encoded_hash
         try:
-            return self._hasher.verify(encoded_hash, self._peppered(scope, code))
+            return self._hasher.verify(encoded_hash, self._peppered(scope, code, transaction))
         except VerifyMismatchError:
             return False
         except (InvalidHashError, VerificationError) as error:

@@ -18,6 +18,8 @@ from typing import Final, Protocol
 
 import idna
 
+from otp_service.core.transactions import Transaction
+
 
 class Channel(enum.StrEnum):
     """How a code reaches a person."""
@@ -119,6 +121,8 @@ class Verification:
     locale: str = "en"
     #: Consecutive failed checks of this destination when the verification started.
     dest_failures: int = 0
+    #: The PSD2 transaction the code authorises, bound into its hash; None for a plain code.
+    transaction: Transaction | None = None
 
     @property
     def attempts_remaining(self) -> int:

@@ -22,6 +22,7 @@ from otp_service.core.models import (
     Status,
     seconds_until,
 )
+from otp_service.core.transactions import Transaction
 from otp_service.verify.late_checks import late_check_error
 from otp_service.verify.store import RedisStore, Reservation
 
@@ -44,11 +45,18 @@ class Checks:
         self._emit = VerificationEvents(events).emit
         self._guard = guard
 
-    def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
+    def check(
+        self,
+        client: Client,
+        verification_id: str,
+        code: str,
+        transaction: Transaction | None = None,
+    ) -> CheckResult:
         """
         Check ``code`` against a pending verification: 2 Redis round trips and 1 argon2 verify.
 
-        A wrong code is a result (``valid=False``), not an error.
+        A wrong code is a result (``valid=False``), not an error; so is a code checked with
+        another ``transaction`` than the one it was sent for (PSD2), and it uses an attempt.
 
         Raises:
             InvalidRequest: the code does not have the client's code length.
@@ -78,7 +86,7 @@ class Checks:
                 locked_until_ms=reservation.expires_ms,
             )
         remaining = reservation.max_attempts - reservation.attempts
-        if self._hasher.verify(reservation.code_hash, verification_id, code):
+        if self._hasher.verify(reservation.code_hash, verification_id, code, transaction):
             return self._approve(client, verification_id, reservation, remaining)
         self._emit(
             EventKind.CHECKED,
@@ -115,7 +123,12 @@ class Checks:
         return CheckResult(verification_id, Status.APPROVED, True, remaining)
 
     def check_destination(
-        self, client: Client, channel: Channel, to: str, code: str
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        code: str,
+        transaction: Transaction | None = None,
     ) -> CheckResult:
         """
         Check ``code`` against the pending verification of ``to`` on ``channel``.
@@ -126,4 +139,4 @@ class Checks:
         pending_id = self._store.pending_id(self._store.destination_key(client.name, channel, to))
         if pending_id is None:
             raise VerificationNotFound("No pending verification for this destination.")
-        return self.check(client, pending_id, code)
+        return self.check(client, pending_id, code, transaction)

@@ -52,6 +52,7 @@ class Dispatcher:
             verification_id=verification.id,
             policy=client.policy,
             locale=verification.locale,
+            transaction=verification.transaction,
         )
         left = seconds_until(verification.expires_ms, self._clock.now_ms())
         message = replace(message, valid_seconds=left)

@@ -41,7 +41,7 @@ MAX_KEYS_PER_CLIENT: Final = 100_000
 RETENTION: Final = Retention(CLAIM_SECONDS * 1000, ANSWER_SECONDS * 1000, MAX_KEYS_PER_CLIENT)
 #: How long a request waits for another one working on its key, and how often it looks.
 WAIT_SECONDS: Final = 2.0
-POLL_SECONDS: Final = 0.02
+POLL_SECONDS: Final = 0.05
 RETRY_AFTER_SECONDS: Final = 1
 
 

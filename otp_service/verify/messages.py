@@ -13,6 +13,7 @@ from importlib import resources
 import jinja2
 
 from otp_service.core.models import Channel, OutboundMessage, Policy
+from otp_service.core.transactions import Transaction
 
 
 @cache
@@ -39,6 +40,12 @@ def _voice_script(locale: str, **context: object) -> tuple[str, str]:
         return _render("en", "voice.txt", spoken_code=spoken, **context), "en"
 
 
+def _transaction_line(locale: str, transaction: Transaction | None) -> str | None:
+    if transaction is None:
+        return None
+    return _render(locale, "transaction.txt", amount=transaction.amount, payee=transaction.payee)
+
+
 def render_message(
     *,
     channel: Channel,
@@ -47,13 +54,18 @@ def render_message(
     verification_id: str,
     policy: Policy,
     locale: str,
+    transaction: Transaction | None = None,
 ) -> OutboundMessage:
-    """The message that carries ``code`` to ``to`` in ``locale``."""
+    """
+    The message that carries ``code`` to ``to`` in ``locale``, naming the amount and payee of
+    the ``transaction`` it authorises (PSD2 dynamic linking), if any.
+    """
     context = {
         "code": code,
         "brand": policy.brand_name,
         "minutes": max(policy.code_ttl_seconds // 60, 1),
         "domain": policy.webotp_domain,
+        "transaction": _transaction_line(locale, transaction),
     }
     if channel is Channel.VOICE:
         script, spoken_in = _voice_script(locale, **context)
@@ -68,6 +80,8 @@ def render_message(
         )
     if channel is Channel.SMS:
         text = _render(locale, "sms.txt", **context)
+        if context["transaction"]:
+            text = f"{text}\n{context['transaction']}"
         if policy.webotp_domain:
             # WebOTP origin-bound line: lets browsers and phones fill the code in by themselves.
             text = f"{text}\n\n@{policy.webotp_domain} #{code}"

@@ -22,6 +22,7 @@ from otp_service.core.models import (
     Clock,
     Verification,
 )
+from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
 from otp_service.verify.checks import Checks
 from otp_service.verify.starts import StartResult, Starts
@@ -58,6 +59,7 @@ class VerificationService:
         *,
         country: str | None = None,
         ip: str | None = None,
+        transaction: Transaction | None = None,
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
@@ -70,11 +72,20 @@ class VerificationService:
             DeliveryFailed, InvalidDestination: the provider did not take the message.
             StoreUnavailable: Redis failed.
         """
-        return self._starts.start(client, channel, to, locale, country=country, ip=ip)
+        return self._starts.start(
+            client, channel, to, locale, country=country, ip=ip, transaction=transaction
+        )
 
-    def check(self, client: Client, verification_id: str, code: str) -> CheckResult:
+    def check(
+        self,
+        client: Client,
+        verification_id: str,
+        code: str,
+        transaction: Transaction | None = None,
+    ) -> CheckResult:
         """
-        Check ``code`` against a pending verification; a wrong code is ``valid=False``.
+        Check ``code`` against a pending verification; a wrong code is ``valid=False``, and so is
+        one checked with another ``transaction`` (amount and payee) than it was sent for.
 
         Raises:
             InvalidRequest: the code does not have the client's code length.
@@ -82,10 +93,15 @@ class VerificationService:
             TooManyAttempts: every check has been used.
             StoreUnavailable: Redis failed.
         """
-        return self._checks.check(client, verification_id, code)
+        return self._checks.check(client, verification_id, code, transaction)
 
     def check_destination(
-        self, client: Client, channel: Channel, to: str, code: str
+        self,
+        client: Client,
+        channel: Channel,
+        to: str,
+        code: str,
+        transaction: Transaction | None = None,
     ) -> CheckResult:
         """
         Check ``code`` against the pending verification of ``to`` on ``channel``.
@@ -93,7 +109,7 @@ class VerificationService:
         Raises:
             the same as ``check``.
         """
-        return self._checks.check_destination(client, channel, to, code)
+        return self._checks.check_destination(client, channel, to, code, transaction)
 
     # Read and cancel -------------------------------------------------------------------------
 

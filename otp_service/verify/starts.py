@@ -19,6 +19,7 @@ from otp_service.core.errors import (
 )
 from otp_service.core.events import EventKind, EventSink, VerificationEvents
 from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
+from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
 from otp_service.verify.dispatch import Dispatcher
 from otp_service.verify.locales import resolve_locale
@@ -73,6 +74,7 @@ class Starts:
         *,
         country: str | None = None,
         ip: str | None = None,
+        transaction: Transaction | None = None,
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
@@ -100,7 +102,7 @@ class Starts:
             stale_id = ""
             if current_id is not None:
                 existing = self._store.load(current_id)
-                if existing is not None and _is_resendable(existing, client, now_ms):
+                if existing is not None and _is_resendable(existing, client, now_ms, transaction):
                     resent = self._resend(
                         client, existing, destination_key, locale, now_ms, country, ip
                     )
@@ -110,7 +112,16 @@ class Starts:
                     continue
                 stale_id = current_id
             created = self._create(
-                client, channel, to, locale, destination_key, stale_id, now_ms, country, ip
+                client,
+                channel,
+                to,
+                locale,
+                destination_key,
+                stale_id,
+                now_ms,
+                country,
+                ip,
+                transaction,
             )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
@@ -128,6 +139,7 @@ class Starts:
         now_ms: int,
         country: str | None,
         ip: str | None,
+        transaction: Transaction | None = None,
     ) -> Verification | None:
         policy = client.policy
         dest_failures = 0
@@ -152,9 +164,10 @@ class Starts:
             updated_ms=now_ms,
             locale=resolve_locale(locale, policy, country),
             dest_failures=dest_failures,
+            transaction=transaction,
         )
         code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(verification.id, code)
+        code_hash = self._hasher.hash(verification.id, code, transaction)
         self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
         # The hash exists before the index points at it, so an index that points at nothing is
         # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
@@ -181,7 +194,7 @@ class Starts:
             self._guard.admit_send(client, existing.channel, existing.to, country)
         policy = client.policy
         code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(existing.id, code)
+        code_hash = self._hasher.hash(existing.id, code, existing.transaction)
         outcome = self._store.resend(
             existing.id,
             client.name,
@@ -207,10 +220,14 @@ class Starts:
         return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
 
 
-def _is_resendable(existing: Verification, client: Client, now_ms: int) -> bool:
+def _is_resendable(
+    existing: Verification, client: Client, now_ms: int, transaction: Transaction | None
+) -> bool:
     # One whose checks are used up is replaced by a new verification, as Twilio does; the
     # destination's failure window and run of consecutive failures still bound the guessing.
-    return existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
+    # A code authorises one PSD2 transaction: another one needs a new verification.
+    pending = existing.client == client.name and existing.status_at(now_ms) is Status.PENDING
+    return pending and existing.transaction == transaction
 
 
 def _refuse_resend(existing: Verification, now_ms: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar, cast
 import redis
 
 from otp_service.core.models import Channel, Status, Verification, destination_digest
+from otp_service.core.transactions import transaction_of
 from otp_service.storage.script_store import ScriptStore, guard, hash_fields
 from otp_service.storage.scripts import Durability, flag, one_of, string_list
 
@@ -83,6 +84,7 @@ def parse_verification(fields: Mapping[str, str]) -> Verification:
         channel=Channel(fields["channel"]),
         status=Status(fields["status"]),
         delivery_status=fields.get("delivery_status") or None,
+        transaction=transaction_of(fields.get("amount"), fields.get("payee")),
         **values,
     )
 
@@ -162,6 +164,9 @@ class RedisStore(ScriptStore):
             "locale": verification.locale,
             "dest_failures": verification.dest_failures,
         }
+        if verification.transaction is not None:
+            fields["amount"] = verification.transaction.amount
+            fields["payee"] = verification.transaction.payee
         flat = [item for pair in fields.items() for item in pair]
         key = self.verification_key(verification.id)
         return self._run("create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)

@@ -36,6 +36,24 @@ Destination = Annotated[
         description="A phone number in E.164 form (+14155550100) or an email address.",
     ),
 ]
+Amount = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        pattern=f"^[^{CONTROL_CHARACTERS}]+$",
+        description="PSD2: the amount of the transaction the code authorises, as shown (€42.50).",
+    ),
+]
+Payee = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=f"^[^{CONTROL_CHARACTERS}]+$",
+        description="PSD2: who is paid in the transaction the code authorises.",
+    ),
+]
 Locale = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$", max_length=12)]
 
 

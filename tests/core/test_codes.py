@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import argon2
 import pytest
 
 from otp_service.core.codes import ARGON2_PROFILES, CodeHasher, generate_code
 from otp_service.core.errors import StoreCorrupted
+from otp_service.core.transactions import Transaction
 
 
 class TestGenerateCode:
@@ -64,3 +68,42 @@ class TestCodeHasher:
         """An unreadable stored hash raises StoreCorrupted, never 'wrong code'."""
         with pytest.raises(StoreCorrupted):
             CodeHasher(b"k" * 32, "test").verify("not-a-hash", "vf_1", "123456")
+
+
+class TestTransactionBinding:
+    """PSD2 dynamic linking: a transaction's amount and payee are bound into the hash."""
+
+    TRANSACTION = Transaction("€42.50", "Acme Ltd")
+
+    def test_the_same_transaction_verifies(self) -> None:
+        """The code with its amount and payee verifies."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        encoded = hasher.hash("vf_1", "123456", self.TRANSACTION)
+        assert hasher.verify(encoded, "vf_1", "123456", Transaction("€42.50", "Acme Ltd"))
+
+    @pytest.mark.parametrize(
+        "presented",
+        [None, Transaction("€42.51", "Acme Ltd"), Transaction("€42.50", "Acme Ltd.")],
+        ids=["none", "amount", "payee"],
+    )
+    def test_another_transaction_does_not(self, presented: Transaction | None) -> None:
+        """Without it, or with another amount or payee, the right code does not verify."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        encoded = hasher.hash("vf_1", "123456", self.TRANSACTION)
+        assert not hasher.verify(encoded, "vf_1", "123456", presented)
+
+    def test_a_plain_code_does_not_verify_with_a_transaction(self) -> None:
+        """A code sent without a transaction cannot be used to authorise one."""
+        hasher = CodeHasher(b"k" * 32, "test")
+        assert not hasher.verify(hasher.hash("vf_1", "123456"), "vf_1", "123456", self.TRANSACTION)
+
+    def test_hashes_without_a_transaction_are_unchanged(self) -> None:
+        """A plain code's hash is argon2 of HMAC(pepper, id:code), as before: stored ones verify."""
+        pepper = b"k" * 32
+        message = hmac.new(pepper, b"vf_1:123456", hashlib.sha256).digest()
+        stored = argon2.PasswordHasher.from_parameters(ARGON2_PROFILES["test"]).hash(message)
+        assert CodeHasher(pepper, "test").verify(stored, "vf_1", "123456")
+
+    def test_the_binding_is_unambiguous(self) -> None:
+        """Separators inside the amount or payee cannot make two transactions bind alike."""
+        assert Transaction('1","2', "3").binding() != Transaction("1", '2","3').binding()

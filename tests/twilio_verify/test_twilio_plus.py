@@ -1,6 +1,7 @@
 """
 Issue 23 on ``/v2``, through the official ``twilio`` client over real HTTP (answers validated
-against Twilio's OpenAPI document): late checks keep 20404 with the reason in the message.
+against Twilio's OpenAPI document): late checks keep 20404 with the reason in the message; PSD2's
+``Amount`` and ``Payee`` bind a code to a transaction.
 """
 
 from __future__ import annotations
@@ -52,3 +53,54 @@ class TestLateChecks:
             service.verification_checks.create, verification_sid="VE" + "0" * 32, code="123456"
         )
         assert "(the verification is" not in error.msg
+
+
+class TestPsd2:
+    """Twilio's ``Amount`` and ``Payee`` on create and check (once answered 60204)."""
+
+    def test_create_shows_the_transaction(self, service: Any, sender: CapturingSender) -> None:
+        """The resource carries amount and payee; the message names them."""
+        created = service.verifications.create(
+            to=PHONE, channel="sms", amount="€42.50", payee="Acme Ltd"
+        )
+        assert ("€42.50", "Acme Ltd") == (created.amount, created.payee)
+        assert "Payment of €42.50 to Acme Ltd." in sender.sent[-1].text
+
+    def test_check_with_the_same_transaction_approves(
+        self, service: Any, sender: CapturingSender
+    ) -> None:
+        """The right code with the same Amount and Payee: approved, and the check shows them."""
+        service.verifications.create(to=PHONE, channel="sms", amount="€42.50", payee="Acme Ltd")
+        check = service.verification_checks.create(
+            to=PHONE, code=sender.last_code(PHONE), amount="€42.50", payee="Acme Ltd"
+        )
+        assert ("approved", True, "€42.50", "Acme Ltd") == (
+            check.status,
+            check.valid,
+            check.amount,
+            check.payee,
+        )
+
+    def test_check_without_or_with_another_transaction_is_pending(
+        self, service: Any, sender: CapturingSender
+    ) -> None:
+        """The right code without, or with another, Amount: pending, not valid, an attempt used."""
+        sid = service.verifications.create(
+            to=PHONE, channel="sms", amount="€42.50", payee="Acme Ltd"
+        ).sid
+        code = sender.last_code(PHONE)
+        bare = service.verification_checks.create(verification_sid=sid, code=code)
+        other = service.verification_checks.create(
+            verification_sid=sid, code=code, amount="€4250", payee="Acme Ltd"
+        )
+        assert [("pending", False), ("pending", False)] == [
+            (bare.status, bare.valid),
+            (other.status, other.valid),
+        ]
+
+    def test_amount_without_payee_is_an_invalid_parameter(
+        self, service: Any, sender: CapturingSender
+    ) -> None:
+        """One without the other: 400 60200, nothing sent."""
+        error = _refused(service.verifications.create, to=PHONE, channel="sms", amount="€1")
+        assert (400, 60200, []) == (error.status, error.code, sender.sent)

@@ -79,7 +79,14 @@ PUMPING_GUARD_ERROR: Final = (403, 60410, "Verification delivery attempt blocked
 STORE_RETRY_AFTER_SECONDS: Final = 2
 DELIVERY_RETRY_AFTER_SECONDS: Final = 30
 #: Engine field names → Twilio parameter names, for "Invalid parameter: To".
-PARAMETER_NAMES: Final = {"to": "To", "code": "Code", "channel": "Channel", "locale": "Locale"}
+PARAMETER_NAMES: Final = {
+    "to": "To",
+    "code": "Code",
+    "channel": "Channel",
+    "locale": "Locale",
+    "amount": "Amount",
+    "payee": "Payee",
+}
 
 
 def generic_code(status: int) -> int:

@@ -114,6 +114,7 @@ def create_verification(service_sid: str) -> Response:
         form.locale,
         country=destination.country,
         ip=end_user_ip(caller.client, form.device_ip),
+        transaction=form.transaction,
     )
     return _verification(caller, result.verification, 201)
 
@@ -160,11 +161,14 @@ def create_verification_check(service_sid: str) -> Response:
 def _check(client: Client, form: VerificationCheckForm) -> CheckResult:
     engine = services().verifications
     if form.verification_sid is not None:
-        return engine.check(client, verification_id_of(form.verification_sid), form.code)
+        verification_id = verification_id_of(form.verification_sid)
+        return engine.check(client, verification_id, form.code, form.transaction)
     if form.to is None:
         raise InvalidRequest([FieldError("To", "To or VerificationSid is required")])
     destination = parse_destination(None, form.to, services().settings.default_region)
-    return engine.check_destination(client, destination.channel, destination.to, form.code)
+    return engine.check_destination(
+        client, destination.channel, destination.to, form.code, form.transaction
+    )
 
 
 @blueprint.route("/<anything:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

@@ -3,8 +3,8 @@ Twilio Verify v2 shapes: verification SIDs, form parameters, resources and the e
 
 Resources follow Twilio's own OpenAPI document (``verify.v2.service.verification`` and
 ``verify.v2.service.verification_check`` in ``tests/contracts/twilio/twilio_verify_v2.json``):
-every property is present, ``null`` where this service has no such thing (PSD2
-``amount``/``payee``, ``sna``).
+every property is present, ``null`` where this service has no such thing (``sna``, and
+``amount``/``payee`` of a verification without a PSD2 transaction).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otp_service.core.models import Channel, CheckResult, Status, Verification
-from otp_service.web.schemas import CONTROL_CHARACTERS, IpAddress
+from otp_service.core.transactions import Transaction, transaction_of
+from otp_service.web.schemas import CONTROL_CHARACTERS, Amount, IpAddress, Payee
 
 _ENGINE_ID: Final = re.compile(r"vf_([0-9a-f]{32})")
 _VERIFICATION_SID: Final = re.compile(r"VE([0-9a-fA-F]{32})")
@@ -35,9 +36,9 @@ def twilio_channel(channel: Channel) -> str:
     return TWILIO_CHANNELS.get(channel, channel.value)
 
 
-#: Parameters that would change what a verification means (a code chosen by the caller, a PSD2
-#: transaction bound into the code): refused as Twilio refuses a feature a service lacks (60204).
-UNSUPPORTED_PARAMETERS: Final = ("CustomCode", "Amount", "Payee")
+#: Parameters that would change what a verification means (a code chosen by the caller): refused
+#: as Twilio refuses a feature a service lacks (60204). PSD2's ``Amount`` and ``Payee`` are served.
+UNSUPPORTED_PARAMETERS: Final = ("CustomCode",)
 
 
 def to_sid(verification_id: str) -> str:
@@ -72,7 +73,25 @@ class _Form(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class CreateVerificationForm(_Form):
+class _TransactionForm(_Form):
+    """PSD2 dynamic linking: Twilio's ``Amount`` and ``Payee``, both or neither."""
+
+    amount: Amount | None = Field(None, alias="Amount")
+    payee: Payee | None = Field(None, alias="Payee")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.amount is None) != (self.payee is None):
+            raise ValueError("Amount and Payee go together: send both or neither")
+        return self
+
+    @property
+    def transaction(self) -> Transaction | None:
+        """The transaction, or None for a plain code."""
+        return transaction_of(self.amount, self.payee)
+
+
+class CreateVerificationForm(_TransactionForm):
     """``POST /v2/Services/{ServiceSid}/Verifications``."""
 
     to: str = Field(alias="To", min_length=1, max_length=320)
@@ -93,7 +112,7 @@ class UpdateVerificationForm(_Form):
     status: Literal["canceled", "approved"] = Field(alias="Status")
 
 
-class VerificationCheckForm(_Form):
+class VerificationCheckForm(_TransactionForm):
     """``POST /v2/Services/{ServiceSid}/VerificationCheck``: ``Code`` with ``To`` or the SID."""
 
     code: str = Field(alias="Code", pattern=r"^[0-9]{4,10}$")
@@ -158,6 +177,8 @@ class TwilioVerification(BaseModel):
             status=status,
             valid=status is Status.APPROVED,
             lookup={},
+            amount=verification.transaction.amount if verification.transaction else None,
+            payee=verification.transaction.payee if verification.transaction else None,
             send_code_attempts=_send_code_attempts(verification, cooldown_seconds),
             date_created=twilio_time(verification.created_ms),
             date_updated=twilio_time(_updated_ms(verification)),
@@ -203,6 +224,7 @@ class TwilioVerificationCheck(BaseModel):
         cls, result: CheckResult, verification: Verification | None, ref: ServiceRef, now_ms: int
     ) -> TwilioVerificationCheck:
         """Render a check; ``verification`` (read after the check) fills in the rest, if any."""
+        transaction = verification.transaction if verification else None
         return cls(
             sid=to_sid(result.verification_id),
             service_sid=ref.service_sid,
@@ -211,6 +233,8 @@ class TwilioVerificationCheck(BaseModel):
             channel=twilio_channel(verification.channel) if verification else None,
             status=result.status,
             valid=result.valid,
+            amount=transaction.amount if transaction else None,
+            payee=transaction.payee if transaction else None,
             date_created=twilio_time(verification.created_ms) if verification else None,
             date_updated=twilio_time(_updated_ms(verification) if verification else now_ms),
         )

@@ -54,6 +54,7 @@ def _start(client: Client, body: StartVerificationRequest) -> Response:
         body.locale,
         country=destination.country,
         ip=end_user_ip(client, body.context.ip if body.context else None),
+        transaction=body.transaction,
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()
@@ -67,7 +68,9 @@ def check_verification(verification_id: str) -> Response:
     """Check a code against a verification by id."""
     client = authenticate(Scope.CHECK)
     body = parse_body(CheckVerificationRequest)
-    result = services().verifications.check(client, _verification_id(verification_id), body.code)
+    result = services().verifications.check(
+        client, _verification_id(verification_id), body.code, body.transaction
+    )
     return render(CheckResponse.of(result))
 
 
@@ -78,7 +81,7 @@ def check_destination() -> Response:
     body = parse_body(CheckDestinationRequest)
     destination = parse_destination(body.channel, body.to, services().settings.default_region)
     result = services().verifications.check_destination(
-        client, destination.channel, destination.to, body.code
+        client, destination.channel, destination.to, body.code, body.transaction
     )
     g.verification_id = result.verification_id
     return render(CheckResponse.of(result))

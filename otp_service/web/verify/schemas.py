@@ -5,15 +5,20 @@ the OpenAPI document.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
 
 from otp_service.core.models import Channel, CheckResult, Status, Verification, mask_destination
+from otp_service.core.transactions import Transaction, transaction_of
 from otp_service.web.schemas import (
     CONTROL_CHARACTERS,
+    Amount,
     Code,
     Destination,
     IpAddress,
     Locale,
+    Payee,
     StrictRequest,
     iso_timestamp,
 )
@@ -26,7 +31,25 @@ class RequestContext(StrictRequest):
     user_agent: str | None = Field(None, max_length=512, pattern=f"^[^{CONTROL_CHARACTERS}]*$")
 
 
-class StartVerificationRequest(StrictRequest):
+class TransactionFields(StrictRequest):
+    """PSD2 dynamic linking: the transaction a code authorises, both fields or neither."""
+
+    amount: Amount | None = None
+    payee: Payee | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.amount is None) != (self.payee is None):
+            raise ValueError("amount and payee go together: send both or neither")
+        return self
+
+    @property
+    def transaction(self) -> Transaction | None:
+        """The transaction, or None for a plain code."""
+        return transaction_of(self.amount, self.payee)
+
+
+class StartVerificationRequest(TransactionFields):
     """Body of ``POST /v1/verifications``."""
 
     to: Destination
@@ -35,13 +58,13 @@ class StartVerificationRequest(StrictRequest):
     context: RequestContext | None = None
 
 
-class CheckVerificationRequest(StrictRequest):
+class CheckVerificationRequest(TransactionFields):
     """Body of ``POST /v1/verifications/{id}/check``."""
 
     code: Code
 
 
-class CheckDestinationRequest(StrictRequest):
+class CheckDestinationRequest(TransactionFields):
     """Body of ``POST /v1/verification-checks``."""
 
     to: Destination
@@ -64,6 +87,9 @@ class VerificationResponse(BaseModel):
     delivery_status: str | None = None
     #: The locale the messages are written in: the one asked for, or what it fell back to.
     locale: str
+    #: PSD2: the transaction the code authorises (null for a plain code).
+    amount: str | None = None
+    payee: str | None = None
 
     @classmethod
     def of(cls, verification: Verification, now_ms: int) -> VerificationResponse:
@@ -80,6 +106,8 @@ class VerificationResponse(BaseModel):
             resend_available_at=iso_timestamp(verification.next_send_ms),
             delivery_status=verification.delivery_status,
             locale=verification.locale,
+            amount=verification.transaction.amount if verification.transaction else None,
+            payee=verification.transaction.payee if verification.transaction else None,
         )
 
 
