@@ -4,6 +4,8 @@ Checks: a code checked against a pending verification, each check reserved befor
 
 from __future__ import annotations
 
+from typing import Final
+
 from otp_service.abuse import AbuseGuard
 from otp_service.core.codes import CodeHasher
 from otp_service.core.errors import (
@@ -25,6 +27,9 @@ from otp_service.core.models import (
 from otp_service.core.transactions import Transaction
 from otp_service.verify.late_checks import late_check_error
 from otp_service.verify.store import RedisStore, Reservation
+
+#: The channels a phone number's pending verification is looked up on, when none is named.
+PHONE_ORDER: Final = (Channel.SMS, Channel.WHATSAPP, Channel.VOICE)
 
 
 class Checks:
@@ -125,18 +130,22 @@ class Checks:
     def check_destination(
         self,
         client: Client,
-        channel: Channel,
+        channel: Channel | None,
         to: str,
         code: str,
         transaction: Transaction | None = None,
     ) -> CheckResult:
         """
-        Check ``code`` against the pending verification of ``to`` on ``channel``.
+        Check ``code`` against the pending verification of ``to`` on ``channel`` (on any of the
+        destination's channels when None: SMS, then WhatsApp, then voice for a phone number).
 
         Raises:
             the same as ``check``.
         """
-        pending_id = self._store.pending_id(self._store.destination_key(client.name, channel, to))
-        if pending_id is None:
-            raise VerificationNotFound("No pending verification for this destination.")
-        return self.check(client, pending_id, code, transaction)
+        channels = [channel] if channel else [Channel.EMAIL] if "@" in to else PHONE_ORDER
+        for candidate in channels:
+            key = self._store.destination_key(client.name, candidate, to)
+            pending_id = self._store.pending_id(key)
+            if pending_id is not None:
+                return self.check(client, pending_id, code, transaction)
+        raise VerificationNotFound("No pending verification for this destination.")

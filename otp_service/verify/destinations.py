@@ -106,3 +106,14 @@ def parse_destination(channel: Channel | None, raw: str, default_region: str = "
     if channel is Channel.EMAIL:
         return parse_email(raw)
     return parse_phone(raw, default_region, channel)
+
+
+def parse_any_destination(raw: str, default_region: str = "") -> Destination:
+    """
+    Normalise ``raw`` to look up whatever is pending for it: an email address, or any valid
+    phone number (landlines included, which voice calls reach).
+
+    Raises:
+        InvalidRequest: ``raw`` is neither.
+    """
+    return parse_destination(Channel.EMAIL if "@" in raw else Channel.VOICE, raw, default_region)

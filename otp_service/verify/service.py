@@ -98,7 +98,7 @@ class VerificationService:
     def check_destination(
         self,
         client: Client,
-        channel: Channel,
+        channel: Channel | None,
         to: str,
         code: str,
         transaction: Transaction | None = None,

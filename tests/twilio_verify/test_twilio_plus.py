@@ -11,6 +11,7 @@ from typing import Any
 from tests.support import PHONE, CapturingSender, FakeClock
 from tests.twilio_verify.test_twilio_verify import (  # noqa: F401 (fixtures)
     _base_url,
+    _channels,
     _http_client,
     _overrides,
     _refused,

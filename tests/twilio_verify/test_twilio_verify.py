@@ -155,10 +155,17 @@ def _overrides() -> dict[str, Any]:
     return {}
 
 
+@pytest.fixture(name="channels")
+def _channels() -> tuple[Channel, ...]:
+    """The channels with a sender (parametrize ``channels`` to change them)."""
+    return (Channel.SMS, Channel.EMAIL)
+
+
 @pytest.fixture(name="base_url")
 def _base_url(
     settings: Settings,
     overrides: dict[str, Any],
+    channels: tuple[Channel, ...],
     clock: FakeClock,
     sender: CapturingSender,
     redis_client: redis.Redis,
@@ -172,7 +179,7 @@ def _base_url(
     app = create_app(
         replace(settings, twilio_verify_accounts=(account,), **overrides),
         clock=clock,
-        senders={Channel.SMS: sender, Channel.EMAIL: sender},
+        senders=dict.fromkeys(channels, sender),
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
@@ -458,6 +465,17 @@ class TestCreate:
         """Twilio channels not served here answer as a disabled channel does: 400 60223."""
         error = _refused(service.verifications.create, to=PHONE, channel=channel)
         assert (400, 60223) == (error.status, error.code)
+
+    @pytest.mark.parametrize("channels", [tuple(Channel)])
+    @pytest.mark.parametrize(("channel", "attempt"), [("whatsapp", "WHATSAPP"), ("call", "CALL")])
+    def test_whatsapp_and_calls_are_served(
+        self, service: Any, sender: CapturingSender, channel: str, attempt: str
+    ) -> None:
+        """With their senders, ``Channel=whatsapp`` and ``Channel=call`` work as on Twilio."""
+        started = service.verifications.create(to=PHONE, channel=channel)
+        assert (channel, attempt) == (started.channel, started.send_code_attempts[0]["channel"])
+        check = service.verification_checks.create(to=PHONE, code=sender.last_code(PHONE))
+        assert ("approved", channel) == (check.status, check.channel)
 
     def test_unknown_channel_is_an_invalid_parameter(self, service: Any) -> None:
         """A channel Twilio does not know is 400 60200 naming ``Channel``."""

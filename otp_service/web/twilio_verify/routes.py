@@ -25,7 +25,7 @@ from otp_service.core.errors import (
     VerificationNotFound,
 )
 from otp_service.core.models import CheckResult, Client, Scope, Verification
-from otp_service.verify.destinations import parse_destination
+from otp_service.verify.destinations import parse_any_destination, parse_destination
 from otp_service.web.context import services
 from otp_service.web.requests import end_user_ip
 from otp_service.web.twilio_verify.errors import (
@@ -165,10 +165,8 @@ def _check(client: Client, form: VerificationCheckForm) -> CheckResult:
         return engine.check(client, verification_id, form.code, form.transaction)
     if form.to is None:
         raise InvalidRequest([FieldError("To", "To or VerificationSid is required")])
-    destination = parse_destination(None, form.to, services().settings.default_region)
-    return engine.check_destination(
-        client, destination.channel, destination.to, form.code, form.transaction
-    )
+    destination = parse_any_destination(form.to, services().settings.default_region)
+    return engine.check_destination(client, None, destination.to, form.code, form.transaction)
 
 
 @blueprint.route("/<anything:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

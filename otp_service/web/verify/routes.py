@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g
 
 from otp_service.core.errors import VerificationNotFound
 from otp_service.core.models import Client, Scope
-from otp_service.verify.destinations import parse_destination
+from otp_service.verify.destinations import parse_any_destination, parse_destination
 from otp_service.web.context import services
 from otp_service.web.requests import authenticate, end_user_ip, parse_body, render
 from otp_service.web.verify.idempotent import idempotent
@@ -79,9 +79,14 @@ def check_destination() -> Response:
     """Check a code against the pending verification of a destination."""
     client = authenticate(Scope.CHECK)
     body = parse_body(CheckDestinationRequest)
-    destination = parse_destination(body.channel, body.to, services().settings.default_region)
+    region = services().settings.default_region
+    destination = (
+        parse_destination(body.channel, body.to, region)
+        if body.channel
+        else parse_any_destination(body.to, region)
+    )
     result = services().verifications.check_destination(
-        client, destination.channel, destination.to, body.code, body.transaction
+        client, body.channel, destination.to, body.code, body.transaction
     )
     g.verification_id = result.verification_id
     return render(CheckResponse.of(result))
