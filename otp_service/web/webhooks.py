@@ -22,6 +22,15 @@ blueprint = Blueprint("webhooks", __name__)
 
 #: The statuses worth keeping on a verification; others (accepted, sending, ...) are ignored.
 RECORDED_STATUSES: Final = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})
+#: A call's ``CallStatus`` as a delivery status: answered is delivered; no answer, busy or failed
+#: did not deliver the code.
+CALL_STATUSES: Final = {
+    "completed": "delivered",
+    "no-answer": "undelivered",
+    "busy": "undelivered",
+    "canceled": "undelivered",
+    "failed": "failed",
+}
 _VERIFICATION_ID: Final = re.compile(r"^vf_[0-9a-f]{32}$")
 
 
@@ -54,7 +63,9 @@ def twilio_status() -> Response:
     """
     _require_signature()
     verification_id = request.args.get("verification_id", "")
-    status = request.form.get("MessageStatus", "")
+    status = request.form.get("MessageStatus") or CALL_STATUSES.get(
+        request.form.get("CallStatus", ""), ""
+    )
     if _VERIFICATION_ID.match(verification_id) and status in RECORDED_STATUSES:
         g.verification_id = verification_id
         services().store.record_delivery(verification_id, status, services().verifications.now_ms())

@@ -428,3 +428,23 @@ class TestWhatsAppAndVoice:
             response.status_code,
             response.get_json()["type"],
         )
+
+
+@pytest.mark.parametrize(
+    ("call_status", "recorded"), [("no-answer", "undelivered"), ("completed", "delivered")]
+)
+def test_a_calls_status_is_its_delivery_status(
+    make_client: MakeClient, twilio_double: TwilioDouble, call_status: str, recorded: str
+) -> None:
+    """Twilio reports a call's CallStatus: no answer did not deliver the code, answered did."""
+    web = make_client(twilio_voice_from=FROM_NUMBER)
+    verification_id = start(web, PHONE, "voice").get_json()["id"]
+    (request,) = [r for r in twilio_double.requests if r.path.endswith("/Calls.json")]
+    url = request.field("StatusCallback") or ""
+    parts = urlsplit(url)
+    params = {"CallSid": "CA" + "0" * 32, "CallStatus": call_status, "AccountSid": ACCOUNT_SID}
+    response = report(
+        web, f"{parts.path}?{parts.query}", params, sign_callback(AUTH_TOKEN, url, params)
+    )
+    assert 204 == response.status_code
+    assert recorded == status_of(web, verification_id)["delivery_status"]
