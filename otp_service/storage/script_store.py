@@ -52,6 +52,7 @@ class ScriptStore:
         client: a ``redis.Redis`` (or cluster) client created with ``decode_responses=True``.
         prefix: the prefix of every key (``OTP_REDIS_PREFIX``).
         durability: how many replicas acknowledge each script's writes (none by default).
+        name_key: the secret key names hash destinations and subjects under (``key_name_key``).
         server_time: scripts read Redis's clock (``TIME``) instead of the caller's.
     """
 
@@ -65,9 +66,11 @@ class ScriptStore:
         prefix: str,
         durability: Durability | None = None,
         *,
+        name_key: bytes,
         server_time: bool = False,
     ) -> None:
         self.client = client
+        self._name_key = name_key
         self.prefix = prefix
         self.durability = durability or Durability()
         self.server_time = server_time

@@ -15,7 +15,7 @@ from typing import Any, Final, TypeVar, cast
 import redis
 
 from otp_service.storage.script_store import ScriptStore, guard
-from otp_service.storage.scripts import Durability, flag, one_of
+from otp_service.storage.scripts import flag, one_of
 from otp_service.totp.keys import SealedSecret
 from otp_service.totp.models import Factor, FactorStatus
 from otp_service.totp.records import (
@@ -69,18 +69,6 @@ class TotpStore(ScriptStore):
 
     SCRIPT_PACKAGE = "otp_service.totp"
     SCRIPT_NAMES = SCRIPT_NAMES
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str,
-        durability: Durability | None = None,
-        *,
-        name_key: bytes,
-        server_time: bool = False,
-    ) -> None:
-        super().__init__(client, prefix, durability, server_time=server_time)
-        self._name_key = name_key
 
     # Keys ------------------------------------------------------------------------------------
 

@@ -7,12 +7,10 @@ fingerprint; the answer is kept 24 hours; each client keeps at most ``max_keys``
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from otp_service.core.models import name_digest
 from otp_service.storage.script_store import ScriptStore
 from otp_service.storage.scripts import Durability, flag, string_list
 
@@ -58,14 +56,12 @@ class IdempotencyStore(ScriptStore):
         retention: Retention,
         server_time: bool = False,
     ) -> None:
-        super().__init__(client, prefix, durability, server_time=server_time)
-        self._name_key = name_key
+        super().__init__(client, prefix, durability, name_key=name_key, server_time=server_time)
         self.retention = retention
 
     def digest(self, key: str) -> str:
         """What a key is stored as: 128 bits of its HMAC-SHA256 under the key-name key."""
-        mac = hmac.new(self._name_key, key.encode(), hashlib.sha256).digest()[:16]
-        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+        return name_digest(key, self._name_key)
 
     def _keys(self, client: str, digest: str) -> list[str]:
         entry = ENTRY_KEY.format(prefix=self.prefix, client=client, digest=digest)

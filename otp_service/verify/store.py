@@ -11,12 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
 
-import redis
-
 from otp_service.core.models import Channel, Status, Verification, destination_digest
 from otp_service.core.transactions import transaction_of
 from otp_service.storage.script_store import ScriptStore, guard, hash_fields
-from otp_service.storage.scripts import Durability, flag, one_of, string_list
+from otp_service.storage.scripts import flag, one_of, string_list
 
 # Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
 # slot and the same code runs on Redis Cluster.
@@ -102,18 +100,6 @@ class RedisStore(ScriptStore):
 
     SCRIPT_PACKAGE = "otp_service.verify"
     SCRIPT_NAMES = SCRIPT_NAMES
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        prefix: str,
-        durability: Durability | None = None,
-        *,
-        name_key: bytes,
-        server_time: bool = False,
-    ) -> None:
-        super().__init__(client, prefix, durability, server_time=server_time)
-        self._name_key = name_key
 
     # Keys ------------------------------------------------------------------------------------
 
