@@ -184,6 +184,16 @@ def test_a_code_is_approved_through_nginx(production: Walkthrough) -> None:
     assert ("approved", True) == (checked.json()["status"], checked.json()["valid"])
 
 
+def test_nginx_stamps_each_request_with_its_own_arrival(production: Walkthrough) -> None:
+    """A client's own X-Request-Start (an hour old) is replaced by nginx's: not shed."""
+    stale = {"X-Request-Start": f"t={time.time() - 3600:.3f}"}
+    headers = {"Authorization": f"Bearer {production.api_key}", **stale}
+    response = requests.get(
+        f"{production.base_url}/v1/verifications/vf_{'0' * 32}", headers=headers, timeout=10
+    )
+    assert 404 == response.status_code, response.text
+
+
 @pytest.mark.parametrize(
     "partial",
     [

@@ -51,6 +51,8 @@ class Settings:
     redis_url: str = ""
     redis_prefix: str = "otp"
     redis_timeout_seconds: float = 2.0
+    #: Requests that waited longer in the server's queue (nginx's X-Request-Start) are shed.
+    max_queue_ms: int = 1000
     redis_wait_replicas: int | None = None  # None: 1 on Sentinel and Cluster URLs, else 0
     redis_wait_timeout_ms: int | None = None  # None: 500, at most half the Redis timeout
     pepper: bytes = b""
@@ -168,6 +170,7 @@ def _read(reader: EnvironmentReader) -> Settings:
         "redis_url": reader.raw("redis_url", secret=True) or "",
         "redis_prefix": reader.raw("redis_prefix") or "otp",
         "redis_timeout_seconds": reader.typed("redis_timeout_seconds", 2.0, float, "a number"),
+        "max_queue_ms": reader.integer("max_queue_ms", 1000, 0, 60_000),
         "redis_wait_replicas": (
             reader.integer("redis_wait_replicas", 0, 0, 16)
             if reader.raw("redis_wait_replicas") is not None

@@ -143,6 +143,10 @@ class StoreUnavailable(OTPError):
     """Redis could not be reached or answered an error: fail closed."""
 
 
+class Overloaded(OTPError):
+    """The request waited in the server's queue too long: refused before any work (load shed)."""
+
+
 class StoreCorrupted(OTPError):
     """A stored value could not be read back (e.g. an invalid hash): a server fault, logged."""
 

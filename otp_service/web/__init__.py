@@ -10,6 +10,7 @@ from flask import Flask
 from otp_service.services import Services
 from otp_service.web import api_docs, health, requests, webhooks
 from otp_service.web.context import EXTENSION_KEY
+from otp_service.web.load_shedding import register_load_shedding
 from otp_service.web.locks import routes as locks
 from otp_service.web.openapi import document as openapi
 from otp_service.web.totp import routes as totp
@@ -21,6 +22,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     """Attach every route; the dev pages only in development."""
     app.extensions[EXTENSION_KEY] = services_
     requests.register_request_hooks(app)
+    register_load_shedding(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(api_docs.blueprint)

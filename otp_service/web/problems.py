@@ -50,6 +50,7 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.StoreCorrupted: (500, "internal-error", "Internal server error"),
     errors.DeliveryFailed: (502, "delivery-failed", "The code could not be delivered"),
     errors.StoreUnavailable: (503, "store-unavailable", "The service is temporarily unavailable"),
+    errors.Overloaded: (503, "overloaded", "The service is overloaded"),
 }
 
 #: Werkzeug's HTTP errors (routing 404/405, 413, 415, ...) by status → type slug.
@@ -100,7 +101,7 @@ def _extensions(error: errors.OTPError) -> dict[str, Any]:
         if error.retryable:
             extra["retry_after"] = 30
         return extra
-    if isinstance(error, errors.StoreUnavailable):
+    if isinstance(error, errors.StoreUnavailable | errors.Overloaded):
         return {"retry_after": STORE_RETRY_AFTER_SECONDS}
     if isinstance(error, errors.TooManyAttempts):
         extra = {"retry_after": error.retry_after_seconds, "attempts_remaining": 0}
