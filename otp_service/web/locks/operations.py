@@ -12,6 +12,8 @@ _DESTINATION: Final = {
     "destination": "A phone number in E.164 form (`+14155550100`, URL-encoded) or an email address."
 }
 _BAD_DESTINATION: Final = problem("Not a phone number or email address (`validation-error`).")
+#: A path the route cannot take (a line break in it, say) matches no route.
+_NO_ROUTE: Final = problem("The path names no destination this route reads (`not-found`).")
 
 
 def _lock(method: str, path: str, summary: str, responses: Responses, **extra: Any) -> Operation:
@@ -46,6 +48,7 @@ OPERATIONS: Final = (
         "Read the wrong codes and the lockout of a destination",
         {
             200: Reply("Its wrong codes and until when it is locked.", DestinationLockResponse),
+            404: _NO_ROUTE,
             422: _BAD_DESTINATION,
         },
         path_parameters=_DESTINATION,
@@ -54,7 +57,11 @@ OPERATIONS: Final = (
         "delete",
         "/v1/locks/destinations/{destination}",
         "Clear the lockout of a destination (audited)",
-        {204: Reply("Cleared: codes may be sent to it and checked again."), 422: _BAD_DESTINATION},
+        {
+            204: Reply("Cleared: codes may be sent to it and checked again."),
+            404: _NO_ROUTE,
+            422: _BAD_DESTINATION,
+        },
         path_parameters=_DESTINATION,
     ),
 )
