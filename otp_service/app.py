@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from otp_service.abuse.guard import AbuseGuard, limits_storage
+from otp_service.abuse import AbuseGuard, DestinationLockouts, limits_storage
 from otp_service.config.settings import Settings
 from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
@@ -97,6 +97,14 @@ def build_services(
         sms_country_limit=settings.sms_country_limit,
         sms_country_limits=dict(settings.sms_country_limits),
         max_consecutive_failures=settings.max_consecutive_failures,
+        lockouts=DestinationLockouts(
+            store.client,
+            settings.redis_prefix,
+            store.durability,
+            name_key=key_name_key(settings.pepper),
+            server_time=store.server_time,
+        ),
+        lockout_schedule=settings.lockout_schedule,
         name_key=key_name_key(settings.pepper),
     )
     return Services(

@@ -6,5 +6,13 @@ from __future__ import annotations
 
 from otp_service.abuse.destination_locks import DestinationLock
 from otp_service.abuse.guard import AbuseGuard, parse_limits
+from otp_service.abuse.limits_storage import limits_storage
+from otp_service.abuse.lockouts import DestinationLockouts
 
-__all__ = ["AbuseGuard", "DestinationLock", "parse_limits"]
+__all__ = [
+    "AbuseGuard",
+    "DestinationLock",
+    "DestinationLockouts",
+    "limits_storage",
+    "parse_limits",
+]

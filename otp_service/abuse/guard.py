@@ -12,12 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cache
-from typing import Any, Final
+from typing import Final
 
 import limits
 from limits.errors import StorageError
-from limits.storage import Storage, storage_from_string
+from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from otp_service.abuse.destination_locks import (
@@ -26,11 +27,10 @@ from otp_service.abuse.destination_locks import (
     consecutive_key,
     read_lock,
 )
+from otp_service.abuse.lockouts import DestinationLockouts
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
 from otp_service.core.models import PHONE_CHANNELS, Channel, Client, destination_digest
-from otp_service.storage.connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
-from otp_service.storage.scripts import Durability, acknowledge_limit_writes
 
 logger = logging.getLogger("otp_service.abuse.guard")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
@@ -42,39 +42,17 @@ def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
     return tuple(limits.parse_many(spec))
 
 
+def _now_ms() -> int:
+    # The lockout scripts read Redis's TIME instead when the app runs on the server's clock.
+    return int(time.time() * 1000)
+
+
 @contextmanager
 def _fail_closed() -> Iterator[None]:
     try:
         yield
     except StorageError as error:
         raise StoreUnavailable("Redis is unavailable") from error
-
-
-def limits_storage(
-    redis_url: str, prefix: str, timeout_seconds: float, durability: Durability | None = None
-) -> Storage:
-    """
-    The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped, its
-    writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
-    connections that are dropped when a reply times out.
-    """
-    options: dict[str, Any] = fail_fast_options(redis_url)
-    if redis_url.lower().startswith("redis+sentinel://"):
-        options["connection_class"] = SENTINEL_CONNECTION_CLASS
-        # Counts are read from the master: a replica may not have the last hits yet.
-        options["use_replicas"] = False
-    storage = storage_from_string(
-        f"redis+{redis_url}" if redis_url.startswith("unix://") else redis_url,  # limits' name
-        key_prefix=f"{prefix}:rl",
-        wrap_exceptions=True,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        **options,
-    )
-    if not isinstance(storage, Storage):
-        raise TypeError(f"{redis_url.split(':')[0]} is not a synchronous limits storage")
-    acknowledge_limit_writes(storage, durability or Durability())
-    return storage
 
 
 class AbuseGuard:
@@ -99,9 +77,13 @@ class AbuseGuard:
         sms_country_limit: str = "200/hour",
         sms_country_limits: Mapping[str, str] | None = None,
         max_consecutive_failures: int = 100,
+        lockouts: DestinationLockouts,
+        lockout_schedule: tuple[int, ...] = (60, 300, 900, 3600, 86_400),
         name_key: bytes,
     ) -> None:
         self._make_storage = storage
+        self._lockouts = lockouts
+        self._lockout_schedule = lockout_schedule
         self._name_key = name_key
         self._made: tuple[Storage, MovingWindowRateLimiter] | None = None
         self._lock = threading.Lock()
@@ -224,15 +206,12 @@ class AbuseGuard:
         digest = destination_digest(to, self._name_key)
         with _fail_closed():
             consecutive = self._storage.get(consecutive_key(client.name, digest))
-            if consecutive >= self._max_consecutive_failures:
-                reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
-                self._trip(client, "consecutive_failures", reset_at)
-            for item in parse_limits(client.policy.destination_failures):
-                if not self._limiter.test(item, "destination_failures", client.name, digest):
-                    stats = self._limiter.get_window_stats(
-                        item, "destination_failures", client.name, digest
-                    )
-                    self._trip(client, "destination_failures", stats.reset_time)
+        if consecutive >= self._max_consecutive_failures:
+            reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
+            self._trip(client, "consecutive_failures", reset_at)
+        locked_until_ms = self._lockouts.state(client.name, digest, _now_ms()).locked_until_ms
+        if locked_until_ms:
+            self._trip(client, "destination_failures", locked_until_ms / 1000)
         return consecutive
 
     def record_failure(self, client: Client, to: str) -> bool:
@@ -258,6 +237,11 @@ class AbuseGuard:
             consecutive = self._storage.incr(
                 consecutive_key(client.name, digest), CONSECUTIVE_FAILURES_TTL_SECONDS
             )
+            if exhausted:  # the next, longer lock takes as many failures again
+                for item in parse_limits(client.policy.destination_failures):
+                    self._limiter.clear(item, "destination_failures", client.name, digest)
+        if exhausted:
+            self._lockouts.lock(client.name, digest, self._lockout_schedule, _now_ms())
         return exhausted or consecutive >= self._max_consecutive_failures
 
     def destination_lock(self, client: Client, to: str) -> DestinationLock:
@@ -271,7 +255,9 @@ class AbuseGuard:
         windows = parse_limits(client.policy.destination_failures)
         cap = self._max_consecutive_failures
         with _fail_closed():
-            return read_lock(self._limiter, self._storage, windows, cap, client.name, digest)
+            lock = read_lock(self._limiter, self._storage, windows, cap, client.name, digest)
+        until_ms = self._lockouts.state(client.name, digest, _now_ms()).locked_until_ms
+        return replace(lock, locked_until_ms=max(lock.locked_until_ms, until_ms))
 
     def clear_destination(self, client: Client, to: str) -> None:
         """
@@ -284,11 +270,12 @@ class AbuseGuard:
         windows = parse_limits(client.policy.destination_failures)
         with _fail_closed():
             clear_lock(self._limiter, self._storage, windows, client.name, digest)
+        self._lockouts.forget(client.name, digest)
         self._events.record(Event(EventKind.LOCK_CLEARED, client.name, outcome="destination"))
 
     def record_success(self, client: Client, to: str) -> None:
-        """A right code ends a run of failures for ``to``."""
+        """A right code ends a run of failures for ``to``, and the escalation of its lockouts."""
+        digest = destination_digest(to, self._name_key)
         with _fail_closed():
-            self._storage.clear(
-                consecutive_key(client.name, destination_digest(to, self._name_key))
-            )
+            self._storage.clear(consecutive_key(client.name, digest))
+        self._lockouts.forget(client.name, digest)

@@ -118,7 +118,10 @@ class TestSmsCountries:
 class TestFailureLockout:
     def test_failures_across_verifications_lock_the_destination(self, make_api: AppFactory) -> None:
         """After N failures in the window (here 3), checks and new starts are refused."""
-        api = make_api(Policy(resend_cooldown_seconds=0, destination_failures="3/1second"))
+        api = make_api(
+            Policy(resend_cooldown_seconds=0, destination_failures="3/1second"),
+            lockout_schedule=(1, 2),
+        )
         verification_id, code = api.started()
         bodies = [api.check(verification_id, _wrong(code)).get_json() for _ in range(3)]
         assert [4, 3, 0] == [b["attempts_remaining"] for b in bodies]
@@ -157,6 +160,45 @@ class TestFailureLockout:
         second, code = api.started()
         # Without the reset this would be the third failure in a row, and lock.
         assert 4 == api.check(second, _wrong(code)).get_json()["attempts_remaining"]
+
+
+class TestEscalatingLockouts:
+    def _fail(self, api: Api, times: int) -> None:
+        verification_id, code = api.started()
+        for _ in range(times):
+            api.check(verification_id, _wrong(code))
+        api.http.post(f"/v1/verifications/{verification_id}/cancel", headers=auth())
+
+    def test_each_lock_takes_as_many_failures_again_and_lasts_longer(
+        self, make_api: AppFactory
+    ) -> None:
+        """3 failures: locked for 1 s; 3 more after it ends: locked for 2 s, not 1."""
+        api = make_api(
+            Policy(resend_cooldown_seconds=0, destination_failures="3/hour"),
+            lockout_schedule=(1, 2),
+        )
+        self._fail(api, 3)
+        first = api.start()
+        assert (429, "destination_failures") == (first.status_code, first.get_json()["limit"])
+        assert 1 == int(first.headers["Retry-After"])
+        time.sleep(1.05)
+        self._fail(api, 2)  # the window started afresh: 2 are not enough to lock
+        self._fail(api, 1)
+        second = api.start()
+        assert (429, 2) == (second.status_code, int(second.headers["Retry-After"]))
+
+    def test_a_right_code_forgets_the_escalation(self, make_api: AppFactory) -> None:
+        """After a lock, a success: the next lock starts again at the first step."""
+        api = make_api(
+            Policy(resend_cooldown_seconds=0, destination_failures="3/hour"),
+            lockout_schedule=(1, 30),
+        )
+        self._fail(api, 3)
+        time.sleep(1.05)
+        verification_id, code = api.started()
+        assert "approved" == api.check(verification_id, code).get_json()["status"]
+        self._fail(api, 3)
+        assert 1 == int(api.start().headers["Retry-After"])
 
 
 class TestFailClosed:

@@ -23,7 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from redis.sentinel import SentinelConnectionPool
 
 from otp_service import create_app
-from otp_service.abuse.guard import limits_storage
+from otp_service.abuse.limits_storage import limits_storage
 from otp_service.config.settings import Settings
 from otp_service.core.errors import StoreUnavailable
 from otp_service.core.models import Channel

@@ -1,0 +1,39 @@
+"""
+The ``limits`` library's storage on the service's Redis: the rate limits' windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from limits.storage import Storage, storage_from_string
+
+from otp_service.storage.connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
+from otp_service.storage.scripts import Durability, acknowledge_limit_writes
+
+
+def limits_storage(
+    redis_url: str, prefix: str, timeout_seconds: float, durability: Durability | None = None
+) -> Storage:
+    """
+    The ``limits`` storage on the service's Redis, under ``<prefix>:rl``, errors wrapped, its
+    writes acknowledged by ``durability``'s replicas, and (on Sentinel) reads from the master and
+    connections that are dropped when a reply times out.
+    """
+    options: dict[str, Any] = fail_fast_options(redis_url)
+    if redis_url.lower().startswith("redis+sentinel://"):
+        options["connection_class"] = SENTINEL_CONNECTION_CLASS
+        # Counts are read from the master: a replica may not have the last hits yet.
+        options["use_replicas"] = False
+    storage = storage_from_string(
+        f"redis+{redis_url}" if redis_url.startswith("unix://") else redis_url,  # limits' name
+        key_prefix=f"{prefix}:rl",
+        wrap_exceptions=True,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        **options,
+    )
+    if not isinstance(storage, Storage):
+        raise TypeError(f"{redis_url.split(':')[0]} is not a synchronous limits storage")
+    acknowledge_limit_writes(storage, durability or Durability())
+    return storage
