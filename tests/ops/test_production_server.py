@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,10 +112,20 @@ def test_metrics_merge_every_worker(server: Server) -> None:
     assert [before + 30] * 6 == [livez_count(scrape) for scrape in scrapes]
 
 
+def _metrics_files(server: Server) -> tuple[list[str], set[str]]:
+    files = [path.name for path in server.metrics_dir.iterdir()]
+    return files, {name.rsplit("_", 1)[1].removesuffix(".db") for name in files}
+
+
 def test_each_worker_writes_its_own_metrics_files(server: Server) -> None:
     """Both workers run in multiprocess mode; the files of an earlier run were removed."""
-    files = [path.name for path in server.metrics_dir.iterdir()]
-    pids = {name.rsplit("_", 1)[1].removesuffix(".db") for name in files}
+    deadline = time.monotonic() + 15
+    files, pids = _metrics_files(server)
+    # A worker writes its files once it has counted something; the kernel, not the test, picks
+    # which worker takes a new connection, so ask (on new connections) until both have answered.
+    while len(pids) < 2 and time.monotonic() < deadline:
+        requests.get(f"{server.base}/livez", timeout=5)
+        files, pids = _metrics_files(server)
     assert STALE_METRICS_FILE not in files
     assert 2 <= len(pids)
 
