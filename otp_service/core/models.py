@@ -123,6 +123,19 @@ class Verification:
     dest_failures: int = 0
     #: The PSD2 transaction the code authorises, bound into its hash; None for a plain code.
     transaction: Transaction | None = None
+    #: The channel of the first send when a fallback changed it ('' : ``channel``).
+    first_channel: str = ""
+    #: Every send after the first, ``<channel>@<ms>`` separated by commas.
+    send_log: str = ""
+
+    @property
+    def sends_made(self) -> list[tuple[Channel, int]]:
+        """Each send, oldest first: its channel and when it was made."""
+        made = [(Channel(self.first_channel or self.channel), self.created_ms)]
+        for entry in filter(None, self.send_log.split(",")):
+            channel, _, at_ms = entry.partition("@")
+            made.append((Channel(channel), int(at_ms)))
+        return made
 
     @property
     def attempts_remaining(self) -> int:

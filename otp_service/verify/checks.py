@@ -26,7 +26,8 @@ from otp_service.core.models import (
 )
 from otp_service.core.transactions import Transaction
 from otp_service.verify.late_checks import late_check_error
-from otp_service.verify.store import RedisStore, Reservation
+from otp_service.verify.records import Reservation
+from otp_service.verify.store import RedisStore
 
 #: The channels a phone number's pending verification is looked up on, when none is named.
 PHONE_ORDER: Final = (Channel.SMS, Channel.WHATSAPP, Channel.VOICE)

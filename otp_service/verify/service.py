@@ -60,6 +60,7 @@ class VerificationService:
         country: str | None = None,
         ip: str | None = None,
         transaction: Transaction | None = None,
+        fallbacks: tuple[Channel, ...] = (),
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
@@ -69,11 +70,19 @@ class VerificationService:
             CountryNotAllowed: SMS to the number's country is not allowed.
             RateLimited: a client, IP, destination or country limit tripped.
             ResendTooSoon, MaxSendsReached, TooManyAttempts: a pending one cannot be resent now.
-            DeliveryFailed, InvalidDestination: the provider did not take the message.
+            DeliveryFailed, InvalidDestination: the provider did not take the message, nor did
+                those of the ``fallbacks`` channels (tried in order, each with a new code).
             StoreUnavailable: Redis failed.
         """
         return self._starts.start(
-            client, channel, to, locale, country=country, ip=ip, transaction=transaction
+            client,
+            channel,
+            to,
+            locale,
+            country=country,
+            ip=ip,
+            transaction=transaction,
+            fallbacks=fallbacks,
         )
 
     def check(

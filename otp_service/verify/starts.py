@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from otp_service.abuse import AbuseGuard
 from otp_service.core.codes import CodeHasher, generate_code
 from otp_service.core.errors import (
-    ChannelNotAllowed,
     MaxSendsReached,
     ResendTooSoon,
     StoreUnavailable,
@@ -22,6 +21,7 @@ from otp_service.core.models import Channel, Client, Clock, Status, Verification
 from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
 from otp_service.verify.dispatch import Dispatcher
+from otp_service.verify.fallback import Fallback, refuse_unusable
 from otp_service.verify.locales import resolve_locale
 from otp_service.verify.store import RedisStore
 
@@ -64,6 +64,9 @@ class Starts:
         self._emit = VerificationEvents(events).emit
         self._guard = guard
         self._dispatcher = Dispatcher(store, senders, clock, events)
+        self._fallback = Fallback(
+            store, hasher, self._dispatcher, clock, self._emit, guard, RECORD_GRACE_SECONDS
+        )
 
     def start(
         self,
@@ -75,6 +78,7 @@ class Starts:
         country: str | None = None,
         ip: str | None = None,
         transaction: Transaction | None = None,
+        fallbacks: tuple[Channel, ...] = (),
     ) -> StartResult:
         """
         Start a verification for ``to``, or resend the pending one (new code, same id).
@@ -87,10 +91,7 @@ class Starts:
             DeliveryFailed, InvalidDestination: the provider did not take the message.
             StoreUnavailable: Redis failed.
         """
-        if channel not in self._senders:
-            raise ChannelNotAllowed(f"The {channel.value} channel has no provider configured.")
-        if channel not in client.policy.channels:
-            raise ChannelNotAllowed(f"The {channel.value} channel is not enabled for this client.")
+        refuse_unusable(client, (channel, *fallbacks), self._senders)
         if self._guard is not None:
             # Only a test here: a start is counted once it is admitted (see _admitted).
             self._guard.admit_start(client, ip)
@@ -122,6 +123,7 @@ class Starts:
                 country,
                 ip,
                 transaction,
+                fallbacks,
             )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
@@ -140,6 +142,7 @@ class Starts:
         country: str | None,
         ip: str | None,
         transaction: Transaction | None = None,
+        fallbacks: tuple[Channel, ...] = (),
     ) -> Verification | None:
         policy = client.policy
         dest_failures = 0
@@ -174,7 +177,9 @@ class Starts:
         if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
             self._store.cancel(verification.id, client.name, now_ms)
             return None
-        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
+        return self._fallback.deliver(
+            client, verification, code, code_hash, destination_key, fallbacks
+        )
 
     def _resend(
         self,

@@ -7,14 +7,21 @@ Every read-modify-write of a verification is one script from ``lua/``; every
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast
+import functools
+from typing import Final, TypeVar, cast
 
-from otp_service.core.models import Channel, Status, Verification, destination_digest
-from otp_service.core.transactions import transaction_of
-from otp_service.storage.script_store import ScriptStore, guard, hash_fields
-from otp_service.storage.scripts import flag, one_of, string_list
+from otp_service.core.models import Channel, Verification, destination_digest
+from otp_service.storage.script_store import ScriptStore, guard
+from otp_service.storage.scripts import flag, one_of
+from otp_service.verify.records import (
+    ResendOutcome,
+    Reservation,
+    fallen_back,
+    fields_of,
+    parse_verification,
+    resend_outcome,
+    reservation,
+)
 
 # Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
 # slot and the same code runs on Redis Cluster.
@@ -32,59 +39,9 @@ SCRIPT_NAMES: Final = (
     "mark_failed",
     "record_delivery",
     "lock",
+    "fall_back",
 )
 _T = TypeVar("_T")
-_STRING_FIELDS: Final = ("id", "client", "to", "locale")
-_INT_FIELDS: Final = (
-    "attempts",
-    "max_attempts",
-    "sends",
-    "max_sends",
-    "created_ms",
-    "expires_ms",
-    "next_send_ms",
-    "updated_ms",
-    "dest_failures",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """
-    What ``reserve_attempt`` answered: ``ok``, ``missing``, ``gone``, ``expired`` or ``locked``;
-    ``reason`` says why the owner's verification can no longer be checked (``gone``, ``expired``).
-    """
-
-    outcome: str
-    code_hash: str = ""
-    attempts: int = 0
-    max_attempts: int = 0
-    expires_ms: int = 0
-    to: str = ""
-    dest_failures: int = 0
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResendOutcome:
-    """What ``resend`` answered: ``ok`` with the updated verification, or why not and until when."""
-
-    outcome: str
-    verification: Verification | None = None
-    until_ms: int = 0
-
-
-def parse_verification(fields: Mapping[str, str]) -> Verification:
-    """Build a ``Verification`` from the fields of its hash."""
-    values: dict[str, Any] = {name: fields[name] for name in _STRING_FIELDS if name in fields}
-    values.update({name: int(fields[name]) for name in _INT_FIELDS if name in fields})
-    return Verification(
-        channel=Channel(fields["channel"]),
-        status=Status(fields["status"]),
-        delivery_status=fields.get("delivery_status") or None,
-        transaction=transaction_of(fields.get("amount"), fields.get("payee")),
-        **values,
-    )
 
 
 class RedisStore(ScriptStore):
@@ -181,13 +138,33 @@ class RedisStore(ScriptStore):
         key = self.verification_key(verification_id)
         args = [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
         return self._run(
-            "resend", [key], args, lambda reply: _resend_outcome(verification_id, reply)
+            "resend", [key], args, lambda reply: resend_outcome(verification_id, reply)
         )
+
+    def fall_back(
+        self,
+        failed: Verification,
+        failed_hash: str,
+        channel: Channel,
+        code_hash: str,
+        now_ms: int,
+        *,
+        ttl_ms: int,
+        grace_ms: int,
+    ) -> Verification | str:
+        """
+        Reopen ``failed`` on ``channel`` with a new code (one more send); the verification, or
+        ``gone`` (changed since) or ``max_sends``.
+        """
+        key = self.verification_key(failed.id)
+        args = [failed.client, self._now(now_ms), failed.channel.value, failed_hash]
+        args += [channel.value, code_hash, ttl_ms, grace_ms]
+        return self._run("fall_back", [key], args, functools.partial(fallen_back, failed.id))
 
     def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:
         """Count one check against the verification's budget and return its code hash."""
         key = self.verification_key(verification_id)
-        return self._run("reserve_attempt", [key], [client, self._now(now_ms)], _reservation)
+        return self._run("reserve_attempt", [key], [client, self._now(now_ms)], reservation)
 
     def approve(self, verification_id: str, code_hash: str, now_ms: int) -> str:
         """Approve if still pending with this hash: ``approved``, ``stale`` or ``gone``."""
@@ -199,7 +176,7 @@ class RedisStore(ScriptStore):
     def cancel(self, verification_id: str, client: str, now_ms: int) -> Verification | None:
         """Cancel a pending verification; None when there is none of this client to cancel."""
         key = self.verification_key(verification_id)
-        return self._run("cancel", [key], [client, self._now(now_ms)], _fields_of(verification_id))
+        return self._run("cancel", [key], [client, self._now(now_ms)], fields_of(verification_id))
 
     def approve_without_code(
         self, verification_id: str, client: str, now_ms: int
@@ -207,7 +184,7 @@ class RedisStore(ScriptStore):
         """Approve a pending verification with checks left; None when there is none to approve."""
         key = self.verification_key(verification_id)
         return self._run(
-            "approve_without_code", [key], [client, self._now(now_ms)], _fields_of(verification_id)
+            "approve_without_code", [key], [client, self._now(now_ms)], fields_of(verification_id)
         )
 
     def mark_failed(self, verification_id: str, code_hash: str, now_ms: int) -> None:
@@ -223,49 +200,3 @@ class RedisStore(ScriptStore):
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
         return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
-
-
-_RESERVATION_REFUSALS: Final = ("gone", "expired")
-_RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
-
-
-def _reservation(reply: Any) -> Reservation:
-    outcome = string_list(reply)[0]
-    if outcome == "ok" and len(reply) == 6:
-        attempts, max_attempts, dest_failures = int(reply[2]), int(reply[3]), int(reply[5])
-        return Reservation(
-            "ok", reply[1], attempts, max_attempts, to=reply[4], dest_failures=dest_failures
-        )
-    if outcome == "locked" and len(reply) == 2:
-        return Reservation("locked", expires_ms=int(reply[1]))
-    if outcome in _RESERVATION_REFUSALS and len(reply) == 2:
-        return Reservation(outcome, reason=reply[1])
-    if outcome == "missing" and len(reply) == 1:
-        return Reservation(outcome)
-    raise ValueError("not a reserve_attempt reply")
-
-
-def _resend_outcome(verification_id: str, reply: Any) -> ResendOutcome:
-    outcome = string_list(reply)[0]
-    if outcome == "ok":
-        fields = hash_fields(reply[1:])
-        fields["id"] = verification_id
-        return ResendOutcome("ok", parse_verification(fields))
-    if outcome == "missing" and len(reply) == 1:
-        return ResendOutcome("missing")
-    if outcome in _RESEND_REFUSALS and len(reply) == 2:
-        return ResendOutcome(outcome, until_ms=int(reply[1]))
-    raise ValueError("not a resend reply")
-
-
-def _fields_of(verification_id: str) -> Callable[[Any], Verification | None]:
-    """A parser of a script's ``HGETALL`` reply: the verification, or None for ``{}``."""
-
-    def parse(reply: Any) -> Verification | None:
-        if not string_list(reply):
-            return None
-        fields = hash_fields(reply)
-        fields["id"] = verification_id
-        return parse_verification(fields)
-
-    return parse

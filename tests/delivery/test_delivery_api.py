@@ -448,3 +448,65 @@ def test_a_calls_status_is_its_delivery_status(
     )
     assert 204 == response.status_code
     assert recorded == status_of(web, verification_id)["delivery_status"]
+
+
+class TestFallback:
+    """``channels``: the next channel gets a new code at once when a provider refuses one."""
+
+    def _web(self, make_client: MakeClient) -> FlaskClient:
+        return make_client(
+            twilio_whatsapp_from=FROM_NUMBER, twilio_whatsapp_content_sid="HX" + "0" * 32
+        )
+
+    def _start(self, web: FlaskClient, channels: list[str]) -> Any:
+        body = {"to": PHONE, "channels": channels}
+        return web.post("/v1/verifications", json=body, headers=auth())
+
+    def test_a_refused_whatsapp_falls_back_to_sms_with_a_new_code(
+        self, make_client: MakeClient, twilio_double: TwilioDouble
+    ) -> None:
+        """WhatsApp refused (no account): the SMS code approves; the WhatsApp one never does."""
+        web = self._web(make_client)
+        twilio_double.fail_with(400, 63003, to_prefix="whatsapp:")
+        started = self._start(web, ["whatsapp", "sms"])
+        body = started.get_json()
+        assert (201, "sms", 3) == (started.status_code, body["channel"], body["sends_remaining"])
+        assert ["whatsapp", "sms"] == [attempt["channel"] for attempt in body["send_attempts"]]
+        whatsapp = next(r for r in twilio_double.requests if r.field("To") == f"whatsapp:{PHONE}")
+        refused_code = json.loads(whatsapp.field("ContentVariables") or "")["1"]
+        (sms,) = twilio_double.messages_to(PHONE)
+        sms_code = code_in(sms.field("Body") or "")
+        assert refused_code != sms_code
+        wrong = check(web, body["id"], refused_code).get_json()
+        assert (False, "pending") == (wrong["valid"], wrong["status"])
+        assert "approved" == check(web, body["id"], sms_code).get_json()["status"]
+
+    def test_when_every_channel_refuses_the_verification_failed(
+        self, make_client: MakeClient, twilio_double: TwilioDouble
+    ) -> None:
+        """Both refused: the last refusal is the answer, and the verification is failed."""
+        web = self._web(make_client)
+        twilio_double.fail_with(400, 21211)
+        response = self._start(web, ["whatsapp", "sms"])
+        problem = assert_failed(web, response, 422, "invalid-destination")
+        assert 2 == len(status_of(web, problem["verification_id"])["send_attempts"])
+
+    def test_a_channel_without_a_sender_is_refused_at_the_start(self, web: FlaskClient) -> None:
+        """No voice sender: refused before anything is sent (403)."""
+        response = self._start(web, ["sms", "voice"])
+        assert 403 == response.status_code
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"to": PHONE, "channel": "sms", "channels": ["sms"]},
+            {"to": PHONE},
+            {"to": PHONE, "channels": ["sms", "sms"]},
+            {"to": PHONE, "channels": []},
+        ],
+        ids=["both", "neither", "repeated", "empty"],
+    )
+    def test_channel_or_channels_exactly_once(self, web: FlaskClient, body: dict[str, Any]) -> None:
+        """One way to name the channels, each channel once: else 422."""
+        response = web.post("/v1/verifications", json=body, headers=auth())
+        assert 422 == response.status_code

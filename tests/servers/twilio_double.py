@@ -92,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
         form = parse_qs(raw.decode(), keep_blank_values=True)
         path = urlsplit(self.path).path
         double.record(RecordedRequest("POST", path, form, self.headers.get("Authorization", "")))
-        if double.reply is not None:
+        to = (form.get("To") or [""])[0]
+        if double.reply is not None and to.startswith(double.reply_to_prefix):
             self._answer(*double.reply)
         elif double.upstream is not None:
             self._answer(*self._forward(double.upstream, raw))
@@ -141,6 +142,8 @@ class TwilioDouble:
         self.upstream = upstream
         self.requests: list[RecordedRequest] = []
         self.reply: tuple[int, bytes] | None = None
+        #: Only requests whose ``To`` starts with this get ``reply`` ('' : every request).
+        self.reply_to_prefix = ""
         self._lock = threading.Lock()
         self._server = _Server((LOOPBACK, 0), _Handler)
         self._server.double = self
@@ -158,8 +161,11 @@ class TwilioDouble:
         with self._lock:
             self.requests.append(request)
 
-    def fail_with(self, status: int, code: int, message: str = "Twilio says no") -> None:
-        """Answer every request from now on with this Twilio error."""
+    def fail_with(
+        self, status: int, code: int, message: str = "Twilio says no", *, to_prefix: str = ""
+    ) -> None:
+        """Answer every request (to ``To`` starting with ``to_prefix``) with this Twilio error."""
+        self.reply_to_prefix = to_prefix
         self.answer_with(status, json.dumps(twilio_error(status, code, message)).encode())
 
     def answer_with(self, status: int, body: bytes) -> None:

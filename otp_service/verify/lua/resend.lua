@@ -6,7 +6,7 @@
 --         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
 -- The attempt counter is left alone: a resend never buys fresh guesses (invariant 1, docs/architecture.md).
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'sends', 'max_sends',
-  'next_send_ms', 'expires_ms', 'attempts', 'max_attempts')
+  'next_send_ms', 'expires_ms', 'attempts', 'max_attempts', 'channel', 'send_log')
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
@@ -25,9 +25,13 @@ if now < tonumber(h[5]) then
   return {'cooldown', h[5]}
 end
 local expires = now + tonumber(ARGV[5])
+local log = h[10] or ''
+if log ~= '' then
+  log = log .. ','
+end
 redis.call('HSET', KEYS[1], 'code_hash', ARGV[3], 'sends', tonumber(h[3]) + 1,
   'next_send_ms', now + tonumber(ARGV[4]), 'expires_ms', expires, 'updated_ms', now,
-  'delivery_status', '')
+  'delivery_status', '', 'send_log', log .. h[9] .. '@' .. now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]) + tonumber(ARGV[6]))
 local result = redis.call('HGETALL', KEYS[1])
 table.insert(result, 1, 'ok')

@@ -46,7 +46,10 @@ def start_verification() -> Response:
 
 def _start(client: Client, body: StartVerificationRequest) -> Response:
     settings = services().settings
-    destination = parse_destination(body.channel, body.to, settings.default_region)
+    first, *fallbacks = body.channel_order
+    destination = parse_destination(first, body.to, settings.default_region)
+    for channel in fallbacks:  # the destination must suit every channel it may fall back to
+        parse_destination(channel, body.to, settings.default_region)
     result = services().verifications.start(
         client,
         destination.channel,
@@ -55,6 +58,7 @@ def _start(client: Client, body: StartVerificationRequest) -> Response:
         country=destination.country,
         ip=end_user_ip(client, body.context.ip if body.context else None),
         transaction=body.transaction,
+        fallbacks=tuple(fallbacks),
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()

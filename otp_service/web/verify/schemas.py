@@ -50,12 +50,29 @@ class TransactionFields(StrictRequest):
 
 
 class StartVerificationRequest(TransactionFields):
-    """Body of ``POST /v1/verifications``."""
+    """
+    Body of ``POST /v1/verifications``: one ``channel``, or ``channels`` in the order to try them
+    (the next one gets a new code at once when a provider refuses the message).
+    """
 
     to: Destination
-    channel: Channel
+    channel: Channel | None = None
+    channels: list[Channel] | None = Field(None, min_length=1, max_length=4)
     locale: Locale | None = None
     context: RequestContext | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name_channels(self) -> StartVerificationRequest:
+        if (self.channel is None) == (self.channels is None):
+            raise ValueError("give either channel or channels")
+        if self.channels is not None and len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels must not repeat a channel")
+        return self
+
+    @property
+    def channel_order(self) -> list[Channel]:
+        """The channels to try, first one first."""
+        return list(self.channels) if self.channels else [self.channel or Channel.SMS]
 
 
 class CheckVerificationRequest(TransactionFields):
@@ -70,6 +87,14 @@ class CheckDestinationRequest(TransactionFields):
     to: Destination
     channel: Channel | None = None
     code: Code
+
+
+class SendAttempt(BaseModel):
+    """One send of a verification's code (a first send, a resend, or a fallback)."""
+
+    channel: Channel
+    sent_at: str
+    delivery_status: str | None = Field(None, description="The provider's status, for the last.")
 
 
 class VerificationResponse(BaseModel):
@@ -90,6 +115,7 @@ class VerificationResponse(BaseModel):
     #: PSD2: the transaction the code authorises (null for a plain code).
     amount: str | None = None
     payee: str | None = None
+    send_attempts: list[SendAttempt] = Field(default_factory=list)
 
     @classmethod
     def of(cls, verification: Verification, now_ms: int) -> VerificationResponse:
@@ -108,6 +134,7 @@ class VerificationResponse(BaseModel):
             locale=verification.locale,
             amount=verification.transaction.amount if verification.transaction else None,
             payee=verification.transaction.payee if verification.transaction else None,
+            send_attempts=_send_attempts(verification),
         )
 
 
@@ -128,3 +155,15 @@ class CheckResponse(BaseModel):
             valid=result.valid,
             attempts_remaining=result.attempts_remaining,
         )
+
+
+def _send_attempts(verification: Verification) -> list[SendAttempt]:
+    made = verification.sends_made
+    return [
+        SendAttempt(
+            channel=channel,
+            sent_at=iso_timestamp(at_ms),
+            delivery_status=verification.delivery_status if index == len(made) - 1 else None,
+        )
+        for index, (channel, at_ms) in enumerate(made)
+    ]

@@ -1,0 +1,34 @@
+-- Send the next code of a verification on another channel, after its provider refused the last.
+-- KEYS[1] verification hash
+-- ARGV[1] client; ARGV[2] now (ms), or '' for Redis's TIME; ARGV[3] the channel that failed;
+-- ARGV[4] the code hash that failed; ARGV[5] the next channel; ARGV[6] its code hash;
+-- ARGV[7] code lifetime (ms); ARGV[8] grace after expiry (ms)
+-- Returns {'ok', field, value, ...} | {'gone'} | {'max_sends'}
+-- Only a verification that failed on that very channel and code is reopened (a fallback is a
+-- resend: a new code, one more send, the attempts left alone), so a concurrent resend or check
+-- that changed it wins.
+local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'channel', 'code_hash', 'sends',
+  'max_sends', 'first_channel', 'send_log')
+local now = tonumber(ARGV[2])
+if not now then  -- '' asks for the server's clock: one clock for every app host
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+if h[1] ~= ARGV[1] or h[2] ~= 'failed' or h[3] ~= ARGV[3] or h[4] ~= ARGV[4] then
+  return {'gone'}
+end
+if tonumber(h[5]) >= tonumber(h[6]) then
+  return {'max_sends'}
+end
+local log = (h[8] or '')
+if log ~= '' then
+  log = log .. ','
+end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'channel', ARGV[5], 'code_hash', ARGV[6],
+  'sends', tonumber(h[5]) + 1, 'expires_ms', now + tonumber(ARGV[7]), 'updated_ms', now,
+  'delivery_status', '', 'first_channel', h[7] or ARGV[3],
+  'send_log', log .. ARGV[5] .. '@' .. now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]) + tonumber(ARGV[8]))
+local result = redis.call('HGETALL', KEYS[1])
+table.insert(result, 1, 'ok')
+return result

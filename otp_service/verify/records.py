@@ -1,0 +1,122 @@
+"""
+The verification store's records: a verification's hash fields, and what its scripts answer,
+parsed strictly (an unexpected reply is a ``ValueError``, which the script runner turns into a 503).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from otp_service.core.models import Channel, Status, Verification
+from otp_service.core.transactions import transaction_of
+from otp_service.storage.script_store import hash_fields
+from otp_service.storage.scripts import string_list
+
+_STRING_FIELDS: Final = ("id", "client", "to", "locale", "first_channel", "send_log")
+_INT_FIELDS: Final = (
+    "attempts",
+    "max_attempts",
+    "sends",
+    "max_sends",
+    "created_ms",
+    "expires_ms",
+    "next_send_ms",
+    "updated_ms",
+    "dest_failures",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """
+    What ``reserve_attempt`` answered: ``ok``, ``missing``, ``gone``, ``expired`` or ``locked``;
+    ``reason`` says why the owner's verification can no longer be checked (``gone``, ``expired``).
+    """
+
+    outcome: str
+    code_hash: str = ""
+    attempts: int = 0
+    max_attempts: int = 0
+    expires_ms: int = 0
+    to: str = ""
+    dest_failures: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResendOutcome:
+    """What ``resend`` answered: ``ok`` with the updated verification, or why not and until when."""
+
+    outcome: str
+    verification: Verification | None = None
+    until_ms: int = 0
+
+
+def parse_verification(fields: Mapping[str, str]) -> Verification:
+    """Build a ``Verification`` from the fields of its hash."""
+    values: dict[str, Any] = {name: fields[name] for name in _STRING_FIELDS if name in fields}
+    values.update({name: int(fields[name]) for name in _INT_FIELDS if name in fields})
+    return Verification(
+        channel=Channel(fields["channel"]),
+        status=Status(fields["status"]),
+        delivery_status=fields.get("delivery_status") or None,
+        transaction=transaction_of(fields.get("amount"), fields.get("payee")),
+        **values,
+    )
+
+
+_RESERVATION_REFUSALS: Final = ("gone", "expired")
+_RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
+
+
+def reservation(reply: Any) -> Reservation:
+    outcome = string_list(reply)[0]
+    if outcome == "ok" and len(reply) == 6:
+        attempts, max_attempts, dest_failures = int(reply[2]), int(reply[3]), int(reply[5])
+        return Reservation(
+            "ok", reply[1], attempts, max_attempts, to=reply[4], dest_failures=dest_failures
+        )
+    if outcome == "locked" and len(reply) == 2:
+        return Reservation("locked", expires_ms=int(reply[1]))
+    if outcome in _RESERVATION_REFUSALS and len(reply) == 2:
+        return Reservation(outcome, reason=reply[1])
+    if outcome == "missing" and len(reply) == 1:
+        return Reservation(outcome)
+    raise ValueError("not a reserve_attempt reply")
+
+
+def resend_outcome(verification_id: str, reply: Any) -> ResendOutcome:
+    outcome = string_list(reply)[0]
+    if outcome == "ok":
+        fields = hash_fields(reply[1:])
+        fields["id"] = verification_id
+        return ResendOutcome("ok", parse_verification(fields))
+    if outcome == "missing" and len(reply) == 1:
+        return ResendOutcome("missing")
+    if outcome in _RESEND_REFUSALS and len(reply) == 2:
+        return ResendOutcome(outcome, until_ms=int(reply[1]))
+    raise ValueError("not a resend reply")
+
+
+def fields_of(verification_id: str) -> Callable[[Any], Verification | None]:
+    """A parser of a script's ``HGETALL`` reply: the verification, or None for ``{}``."""
+
+    def parse(reply: Any) -> Verification | None:
+        if not string_list(reply):
+            return None
+        fields = hash_fields(reply)
+        fields["id"] = verification_id
+        return parse_verification(fields)
+
+    return parse
+
+
+def fallen_back(verification_id: str, reply: Any) -> Verification | str:
+    outcome = string_list(reply)[0]
+    if outcome in ("gone", "max_sends") and len(reply) == 1:
+        return str(outcome)
+    if outcome != "ok":
+        raise ValueError("not a fall_back reply")
+    return parse_verification({**hash_fields(reply[1:]), "id": verification_id})
