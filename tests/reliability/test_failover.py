@@ -4,7 +4,8 @@ Sentinel group (master, 2 replicas, 3 Sentinels) the master is failed over with
 ``SENTINEL FAILOVER``, SIGKILLed and SIGSTOPped for 6 s; on a Cluster (3 masters, 3 replicas) a
 master is SIGKILLed and SIGSTOPped. The test never runs ``WAIT`` before a fault. Every call is
 recorded and the whole history checked: approved at most once, at most ``max_attempts`` checks
-evaluated, a superseded code never approved, nothing answered 201 lost, no 5xx but 503.
+evaluated, a superseded code never approved, nothing answered 201 lost, no 5xx but 503; and
+every call sent while a master was paused answered within 2.5 s, each 503 with ``Retry-After``.
 
 The seed comes from ``FAILOVER_SEED`` (default 1); each topology runs for about 90 s.
 """
