@@ -127,6 +127,13 @@ class Verification:
     first_channel: str = ""
     #: Every send after the first, ``<channel>@<ms>`` separated by commas.
     send_log: str = ""
+    #: The channels still to fall back to, in order, separated by commas.
+    fallbacks: str = ""
+
+    @property
+    def fallback_channels(self) -> tuple[Channel, ...]:
+        """The channels still to fall back to, first one first."""
+        return tuple(Channel(name) for name in self.fallbacks.split(",") if name)
 
     @property
     def sends_made(self) -> list[tuple[Channel, int]]:

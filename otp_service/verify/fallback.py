@@ -78,20 +78,46 @@ class Fallback:
         except (DeliveryFailed, InvalidDestination):
             if not fallbacks:
                 raise
-            reopened = self._reopen(client, verification, code_hash, fallbacks[0])
+            reopened = self._reopen(client, verification, code_hash, fallbacks)
             if reopened is None:
                 raise
+        return self._deliver_reopened(client, reopened, fallbacks[1:])
+
+    def after_undelivered(self, client: Client, verification: Verification) -> Verification | None:
+        """
+        The provider reported the last message undelivered: send a new code on the next channel,
+        if any is left; the verification then, or None when nothing was sent.
+
+        Raises:
+            DeliveryFailed, InvalidDestination: every channel left refused.
+        """
+        fallbacks = verification.fallback_channels
+        if not fallbacks:
+            return None
+        reopened = self._reopen(client, verification, "", fallbacks)
+        if reopened is None:
+            return None
+        return self._deliver_reopened(client, reopened, fallbacks[1:])
+
+    def _deliver_reopened(
+        self, client: Client, reopened: tuple[Verification, str, str], rest: Sequence[Channel]
+    ) -> Verification:
         verification, code, code_hash = reopened
         key = self._store.destination_key(client.name, verification.channel, verification.to)
         # The destination's index on the new channel: a check by destination finds it there too.
         ttl_ms = client.policy.code_ttl_seconds * 1000
         self._store.claim_destination(key, verification.id, "", ttl_ms)
         self._emit(EventKind.RESENT, client.name, verification, outcome="fallback")
-        return self.deliver(client, verification, code, code_hash, key, fallbacks[1:])
+        return self.deliver(client, verification, code, code_hash, key, rest)
 
     def _reopen(
-        self, client: Client, failed: Verification, failed_hash: str, channel: Channel
+        self,
+        client: Client,
+        failed: Verification,
+        failed_hash: str,
+        fallbacks: Sequence[Channel],
     ) -> tuple[Verification, str, str] | None:
+        channel = fallbacks[0]
         if self._guard is not None:
             self._guard.admit_send(client, channel, failed.to, None)
         code = generate_code(client.policy.code_length)
@@ -104,5 +130,6 @@ class Fallback:
             self._clock.now_ms(),
             ttl_ms=client.policy.code_ttl_seconds * 1000,
             grace_ms=self._grace_ms,
+            rest=fallbacks[1:],
         )
         return None if isinstance(reopened, str) else (reopened, code, code_hash)

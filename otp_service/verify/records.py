@@ -14,7 +14,15 @@ from otp_service.core.transactions import transaction_of
 from otp_service.storage.script_store import hash_fields
 from otp_service.storage.scripts import string_list
 
-_STRING_FIELDS: Final = ("id", "client", "to", "locale", "first_channel", "send_log")
+_STRING_FIELDS: Final = (
+    "id",
+    "client",
+    "to",
+    "locale",
+    "first_channel",
+    "send_log",
+    "fallbacks",
+)
 _INT_FIELDS: Final = (
     "attempts",
     "max_attempts",

@@ -166,6 +166,19 @@ class VerificationService:
         self._emit(EventKind.APPROVED, client.name, approved, outcome="without_code")
         return approved
 
+    def fall_back_if_undelivered(self, client: Client, verification_id: str) -> None:
+        """
+        After the provider reported the message of ``verification_id`` undelivered: send a new
+        code on the next channel of its start's ``channels``, if any is left (else nothing).
+
+        Raises:
+            DeliveryFailed, InvalidDestination: every channel left refused the message.
+            StoreUnavailable: Redis failed.
+        """
+        verification = self._store.load(verification_id)
+        if verification is not None and verification.client == client.name:
+            self._starts.fallback.after_undelivered(client, verification)
+
     def now_ms(self) -> int:
         """The service clock (for rendering statuses as of now)."""
         return self._clock.now_ms()

@@ -64,7 +64,7 @@ class Starts:
         self._emit = VerificationEvents(events).emit
         self._guard = guard
         self._dispatcher = Dispatcher(store, senders, clock, events)
-        self._fallback = Fallback(
+        self.fallback = Fallback(
             store, hasher, self._dispatcher, clock, self._emit, guard, RECORD_GRACE_SECONDS
         )
 
@@ -168,6 +168,7 @@ class Starts:
             locale=resolve_locale(locale, policy, country),
             dest_failures=dest_failures,
             transaction=transaction,
+            fallbacks=",".join(channel.value for channel in fallbacks),
         )
         code = generate_code(policy.code_length)
         code_hash = self._hasher.hash(verification.id, code, transaction)
@@ -177,7 +178,7 @@ class Starts:
         if not self._store.claim_destination(destination_key, verification.id, stale_id, ttl_ms):
             self._store.cancel(verification.id, client.name, now_ms)
             return None
-        return self._fallback.deliver(
+        return self.fallback.deliver(
             client, verification, code, code_hash, destination_key, fallbacks
         )
 

@@ -8,6 +8,7 @@ Every read-modify-write of a verification is one script from ``lua/``; every
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Final, TypeVar, cast
 
 from otp_service.core.models import Channel, Verification, destination_digest
@@ -107,6 +108,8 @@ class RedisStore(ScriptStore):
             "locale": verification.locale,
             "dest_failures": verification.dest_failures,
         }
+        if verification.fallbacks:
+            fields["fallbacks"] = verification.fallbacks
         if verification.transaction is not None:
             fields["amount"] = verification.transaction.amount
             fields["payee"] = verification.transaction.payee
@@ -151,14 +154,16 @@ class RedisStore(ScriptStore):
         *,
         ttl_ms: int,
         grace_ms: int,
+        rest: Sequence[Channel] = (),
     ) -> Verification | str:
         """
-        Reopen ``failed`` on ``channel`` with a new code (one more send); the verification, or
-        ``gone`` (changed since) or ``max_sends``.
+        Reopen ``failed`` on ``channel`` with a new code (one more send), ``rest`` left to fall
+        back to; the verification, or ``gone`` (changed since) or ``max_sends``. With no
+        ``failed_hash``, a pending verification whose delivery was reported failed reopens.
         """
         key = self.verification_key(failed.id)
         args = [failed.client, self._now(now_ms), failed.channel.value, failed_hash]
-        args += [channel.value, code_hash, ttl_ms, grace_ms]
+        args += [channel.value, code_hash, ttl_ms, grace_ms, ",".join(c.value for c in rest)]
         return self._run("fall_back", [key], args, functools.partial(fallen_back, failed.id))
 
     def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:

@@ -8,15 +8,18 @@ here trusts an unsigned request.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Final
 
 from flask import Blueprint, Response, g, request
 
-from otp_service.core.errors import InvalidSignature
+from otp_service.core.errors import DeliveryFailed, InvalidDestination, InvalidSignature
 from otp_service.delivery.twilio_sms import STATUS_CALLBACK_PATH, signature_is_valid
 from otp_service.web.context import services
 from otp_service.web.openapi import Operation, Reply, problem
+
+logger = logging.getLogger("otp_service.web")
 
 blueprint = Blueprint("webhooks", __name__)
 
@@ -69,6 +72,8 @@ def twilio_status() -> Response:
     if _VERIFICATION_ID.match(verification_id) and status in RECORDED_STATUSES:
         g.verification_id = verification_id
         services().store.record_delivery(verification_id, status, services().verifications.now_ms())
+        if status in ("undelivered", "failed"):
+            _fall_back(verification_id)
     return Response(status=204)
 
 
@@ -88,3 +93,16 @@ OPERATIONS: Final = (
         security=("twilioSignature",),
     ),
 )
+
+
+def _fall_back(verification_id: str) -> None:
+    """The next channel of the verification's start gets a new code (Twilio gets its 204 anyway)."""
+    verification = services().store.load(verification_id)
+    clients = services().settings.api_keys
+    client = next((c for c in clients if verification and c.name == verification.client), None)
+    if client is None:
+        return
+    try:
+        services().verifications.fall_back_if_undelivered(client, verification_id)
+    except (DeliveryFailed, InvalidDestination) as error:
+        logger.warning("The fallback channel refused the message too: %s", error)

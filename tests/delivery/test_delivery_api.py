@@ -510,3 +510,37 @@ class TestFallback:
         """One way to name the channels, each channel once: else 422."""
         response = web.post("/v1/verifications", json=body, headers=auth())
         assert 422 == response.status_code
+
+
+def test_an_undelivered_sms_falls_back_to_a_call(
+    make_client: MakeClient, twilio_double: TwilioDouble
+) -> None:
+    """Twilio reports the SMS undelivered: the next channel (a call) reads a new code."""
+    web = make_client(twilio_voice_from=FROM_NUMBER)
+    body = {"to": PHONE, "channels": ["sms", "voice"]}
+    started = web.post("/v1/verifications", json=body, headers=auth()).get_json()
+    url, path = callback(twilio_double)
+    sms_code = code_in(twilio_double.messages_to(PHONE)[0].field("Body") or "")
+    params = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert 204 == report(web, path, params, sign_callback(AUTH_TOKEN, url, params)).status_code
+    (call,) = [r for r in twilio_double.requests if r.path.endswith("/Calls.json")]
+    call_code = code_in(call.field("Twiml") or "")
+    shown = status_of(web, started["id"])
+    assert ("voice", ["sms", "voice"]) == (
+        shown["channel"],
+        [attempt["channel"] for attempt in shown["send_attempts"]],
+    )
+    assert not check(web, started["id"], sms_code).get_json()["valid"]
+    assert "approved" == check(web, started["id"], call_code).get_json()["status"]
+
+
+def test_an_undelivered_sms_with_no_fallback_stays_as_it_is(
+    web: FlaskClient, twilio_double: TwilioDouble
+) -> None:
+    """A start with one channel: undelivered is recorded, nothing else is sent."""
+    started = start(web, PHONE, "sms").get_json()
+    url, path = callback(twilio_double)
+    params = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "undelivered"}
+    report(web, path, params, sign_callback(AUTH_TOKEN, url, params))
+    assert 1 == len(twilio_double.requests)
+    assert "undelivered" == status_of(web, started["id"])["delivery_status"]

@@ -2,19 +2,23 @@
 -- KEYS[1] verification hash
 -- ARGV[1] client; ARGV[2] now (ms), or '' for Redis's TIME; ARGV[3] the channel that failed;
 -- ARGV[4] the code hash that failed; ARGV[5] the next channel; ARGV[6] its code hash;
--- ARGV[7] code lifetime (ms); ARGV[8] grace after expiry (ms)
+-- ARGV[7] code lifetime (ms); ARGV[8] grace after expiry (ms); ARGV[9] the channels left after it
+-- ARGV[4] '' reopens a pending verification whose delivery the provider reported failed
 -- Returns {'ok', field, value, ...} | {'gone'} | {'max_sends'}
 -- Only a verification that failed on that very channel and code is reopened (a fallback is a
 -- resend: a new code, one more send, the attempts left alone), so a concurrent resend or check
 -- that changed it wins.
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'channel', 'code_hash', 'sends',
-  'max_sends', 'first_channel', 'send_log')
+  'max_sends', 'first_channel', 'send_log', 'delivery_status', 'expires_ms')
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-if h[1] ~= ARGV[1] or h[2] ~= 'failed' or h[3] ~= ARGV[3] or h[4] ~= ARGV[4] then
+local refused = h[2] == 'failed' and h[4] == ARGV[4]
+local undelivered = ARGV[4] == '' and h[2] == 'pending' and now < tonumber(h[10])
+  and (h[9] == 'undelivered' or h[9] == 'failed')
+if h[1] ~= ARGV[1] or h[3] ~= ARGV[3] or not (refused or undelivered) then
   return {'gone'}
 end
 if tonumber(h[5]) >= tonumber(h[6]) then
@@ -27,7 +31,7 @@ end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'channel', ARGV[5], 'code_hash', ARGV[6],
   'sends', tonumber(h[5]) + 1, 'expires_ms', now + tonumber(ARGV[7]), 'updated_ms', now,
   'delivery_status', '', 'first_channel', h[7] or ARGV[3],
-  'send_log', log .. ARGV[5] .. '@' .. now)
+  'send_log', log .. ARGV[5] .. '@' .. now, 'fallbacks', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]) + tonumber(ARGV[8]))
 local result = redis.call('HGETALL', KEYS[1])
 table.insert(result, 1, 'ok')
