@@ -69,6 +69,8 @@ def render_message(
     }
     if channel is Channel.VOICE:
         script, spoken_in = _voice_script(locale, **context)
+        if transaction is not None:  # said in the script's language
+            script = f"{script} {_transaction_line(spoken_in, transaction)}"
         return OutboundMessage(channel, to, script, verification_id, locale=spoken_in)
     if channel is Channel.WHATSAPP:
         # WhatsApp takes only an approved authentication template, the code its one variable; the

@@ -13,6 +13,7 @@ import pytest
 from otp_service.config.settings import Settings
 from otp_service.core.errors import DeliveryFailed, InvalidDestination, InvalidRequest
 from otp_service.core.models import Channel, OutboundMessage, Policy
+from otp_service.core.transactions import Transaction
 from otp_service.delivery.twilio_sms import twilio_client
 from otp_service.delivery.twilio_voice import TwilioVoiceSender
 from otp_service.delivery.twilio_whatsapp import TwilioWhatsAppSender
@@ -121,3 +122,18 @@ def test_a_landline_may_take_a_call_but_not_a_text() -> None:
     for channel in (Channel.SMS, Channel.WHATSAPP):
         with pytest.raises(InvalidRequest):
             parse_destination(channel, LANDLINE)
+
+
+def test_a_call_names_the_transaction_it_authorises() -> None:
+    """PSD2: the voice script says the amount and the payee, as the SMS does."""
+    message = render_message(
+        channel=Channel.VOICE,
+        to=PHONE,
+        code="123456",
+        verification_id=VERIFICATION_ID,
+        policy=Policy(brand_name="Acme"),
+        locale="en",
+        transaction=Transaction("EUR 42.50", "Acme Ltd"),
+    )
+    assert "EUR 42.50" in message.text
+    assert "Acme Ltd" in message.text
