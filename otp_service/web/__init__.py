@@ -13,6 +13,7 @@ from otp_service.web.context import EXTENSION_KEY
 from otp_service.web.load_shedding import register_load_shedding
 from otp_service.web.locks import routes as locks
 from otp_service.web.openapi import document as openapi
+from otp_service.web.passkeys import routes as passkeys
 from otp_service.web.totp import routes as totp
 from otp_service.web.twilio_verify import routes as twilio_verify
 from otp_service.web.verify import routes as verifications
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     app.register_blueprint(api_docs.blueprint)
     app.register_blueprint(verifications.blueprint)
     app.register_blueprint(totp.blueprint)
+    app.register_blueprint(passkeys.blueprint)
     app.register_blueprint(locks.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.
     app.register_blueprint(webhooks.blueprint)

@@ -74,6 +74,8 @@ class Operation:
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     #: Optional request headers the route reads: name → the parameter object's other members.
     header_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Required query parameters: name → description (each a string).
+    query_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 class FieldProblem(BaseModel):
