@@ -113,14 +113,15 @@ class TestTryPage:
     def test_focus_order_follows_the_flow_with_a_visible_ring(
         self, page: Page, server_url: str
     ) -> None:
-        """Tab goes key → channel → destination → send → code → check → resend → outbox,
-        and each stop shows a focus outline at least 2px wide."""
+        """Tab goes key → channel → destination → send → code → check → resend → the passkey
+        user, register and sign-in → outbox, and each stop shows a focus outline at least 2px
+        wide."""
         _try_page_with_every_state(page, server_url)
         page.locator("h1").click()  # moves the place Tab starts from to the top of the page
-        stops = _tab_order(page, 8)
-        assert ["api-key", "channel-email", "to", "send", "code", "check", "resend", "A"] == [
-            stop[0] for stop in stops
-        ]
+        stops = _tab_order(page, 11)
+        expected = ["api-key", "channel-email", "to", "send", "code", "check", "resend"]
+        expected += ["passkey-subject", "passkey-register", "passkey-sign-in", "A"]
+        assert expected == [stop[0] for stop in stops]
         assert [] == [stop for stop in stops if stop[1] == "none" or stop[2] < 2]
 
     def test_results_are_announced(self, page: Page, server_url: str) -> None:
