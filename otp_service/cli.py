@@ -37,7 +37,7 @@ DEV_BANNER = """
 
   Dev API key (all scopes):  {key}
 
-  Try it in a browser: http://{host}:{port}/try
+  Try it in a browser: http://{browser_host}:{port}/try (passkeys need a name, not an IP)
 
   Or with curl:
     curl -s -X POST http://{host}:{port}/v1/verifications \\
@@ -107,7 +107,9 @@ def _serve_dev(host: str, port: int, environ: dict[str, str], key: str, *, embed
     from werkzeug.serving import run_simple
 
     redis_label = "embedded, " + environ["OTP_REDIS_URL"] if embedded else "OTP_REDIS_URL"
-    print(DEV_BANNER.format(host=host, port=port, key=key, redis=redis_label), flush=True)
+    browser = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0") else host  # noqa: S104
+    names = {"host": host, "browser_host": browser, "port": port, "key": key, "redis": redis_label}
+    print(DEV_BANNER.format(**names), flush=True)
     run_simple(host, port, app, threaded=True, use_reloader=False)
     return 0
 

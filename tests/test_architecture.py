@@ -22,10 +22,11 @@ OWNERS = {
     "twilio": ("delivery/twilio_",),
     "argon2": ("core/codes.py",),
     "pyotp": ("totp/authenticator.py",),
+    "webauthn": ("passkeys/relying_party.py",),
     "prometheus_client": ("ops/metrics.py", "web/metrics.py", "server/gunicorn_config.py"),
 }
 #: The capabilities: each is one package, and others reach it only through what it exports.
-CAPABILITIES = ("verify", "totp", "abuse", "delivery")
+CAPABILITIES = ("verify", "totp", "passkeys", "abuse", "delivery")
 #: The shared packages below the capabilities, and the packages each may import.
 LOWER = {"core": {"core"}, "storage": {"core", "storage"}}
 #: Where the parts are composed: they may reach into any package.

@@ -200,7 +200,7 @@ class TestTryPage:
         tags = _tags(html)
         label_targets = {attrs.get("for") for tag, attrs in tags if tag == "label"}
         inputs = [attrs for tag, attrs in tags if tag == "input" and attrs.get("type") != "radio"]
-        assert ["api-key", "to", "code"] == [attrs["id"] for attrs in inputs]
+        assert ["api-key", "to", "code", "passkey-subject"] == [attrs["id"] for attrs in inputs]
         assert set() == {attrs["id"] for attrs in inputs} - label_targets
         assert re.search(r'<label><input type="radio" name="channel" id="channel-sms"', html)
 
