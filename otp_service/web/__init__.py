@@ -10,6 +10,7 @@ from flask import Flask
 from otp_service.services import Services
 from otp_service.web import api_docs, health, requests, webhooks
 from otp_service.web.context import EXTENSION_KEY
+from otp_service.web.insights import routes as insights
 from otp_service.web.load_shedding import register_load_shedding
 from otp_service.web.locks import routes as locks
 from otp_service.web.openapi import document as openapi
@@ -29,6 +30,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     app.register_blueprint(verifications.blueprint)
     app.register_blueprint(totp.blueprint)
     app.register_blueprint(locks.blueprint)
+    app.register_blueprint(insights.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.
     app.register_blueprint(webhooks.blueprint)
     # The Twilio Verify compatible face (/v2): without OTP_TWILIO_VERIFY_ACCOUNTS it answers 401.
