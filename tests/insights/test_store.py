@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 import pytest
 import redis
@@ -23,7 +24,7 @@ from otp_service.storage.embedded_redis import free_port
 from tests.support import NAME_KEY, PHONE, Api, CapturingSender, FakeClock
 
 
-def _api(settings: Settings, clock: FakeClock, **overrides: int) -> Api:
+def _api(settings: Settings, clock: FakeClock, **overrides: Any) -> Api:
     sender = CapturingSender()
     changed = dataclasses.replace(settings, **overrides)
     return Api(
