@@ -102,7 +102,8 @@ class TwilioSpec:
 
     def success_schema(self, method: str, path: str, status: int) -> dict[str, Any]:
         """The documented schema of this answer (a KeyError if Twilio documents no such answer)."""
-        for template, item in self.paths.items():
+        # A literal path (/v2/Attempts/Summary) before a template it also fits (/v2/Attempts/{Sid}).
+        for template, item in sorted(self.paths.items(), key=lambda pair: "{" in pair[0]):
             if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
                 response = item[method.lower()]["responses"][str(status)]
                 schema = response["content"]["application/json"]["schema"]
