@@ -137,6 +137,15 @@ class TestList:
         assert 3 == len({attempt.sid for attempt in attempts.list(page_size=1)})
         assert 2 == len(attempts.list(verification_sid=traffic, page_size=1))
 
+    def test_a_verification_names_its_attempts(
+        self, service: Any, http_client: LocalTwilioHttpClient, traffic: str
+    ) -> None:
+        """``send_code_attempts[].attempt_sid`` of a verification are its listed attempts."""
+        sends = service.verifications(traffic).fetch().send_code_attempts
+        attempts = _client(http_client).verify.v2.verification_attempts
+        listed = attempts.list(verification_sid=traffic)
+        assert [attempt.sid for attempt in reversed(listed)] == [s["attempt_sid"] for s in sends]
+
     @pytest.mark.usefixtures("traffic")
     def test_fetches_one_by_sid(self, http_client: LocalTwilioHttpClient) -> None:
         """``verification_attempts(sid).fetch()`` reads back a listed attempt."""

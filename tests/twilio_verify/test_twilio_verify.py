@@ -392,7 +392,11 @@ class TestCreate:
             "amount": None,
             "payee": None,
             "send_code_attempts": [
-                {"attempt_sid": None, "channel": "SMS", "time": "2027-01-15T08:00:00Z"}
+                {
+                    "attempt_sid": f"VL{500000:08x}01{sid[2:24].lower()}",
+                    "channel": "SMS",
+                    "time": "2027-01-15T08:00:00Z",
+                }
             ],
             "date_created": "2027-01-15T08:00:00Z",
             "date_updated": "2027-01-15T08:00:00Z",
