@@ -87,13 +87,9 @@ def attempts_summary() -> Response:
     """Attempts (codes sent), converted (approved) and the rate, for the filters given."""
     query = parse_query(SummaryQuery)
     readers = _readers(query.verify_service_sid)
-    insights = services().insights
-    before_ms = _ms(query.date_created_before) or (hour_of(insights.now_ms()) + 1) * HOUR_MS
-    after_ms = _ms(query.date_created_after) or 0
-    tally = insights.summary(
+    tally = services().insights.summary(
         readers.clients,
-        after_ms,
-        before_ms,
+        *_hours(query),
         channel=query.engine_channel,
         country=query.country.upper() if query.country else None,
         prefix=query.destination_prefix,
@@ -113,16 +109,7 @@ def list_attempts() -> Response:
         TwilioAttempt.of(attempt, readers.account_sid, readers.services.get(attempt.client), base)
         for attempt in page.attempts
     ]
-    meta = AttemptsMeta(
-        page=query.page,
-        page_size=query.page_size,
-        first_page_url=_page_url(query.page_size, 0),
-        previous_page_url=None,
-        url=_page_url(query.page_size, query.page, query.page_token),
-        next_page_url=page.next_cursor
-        and _page_url(query.page_size, query.page + 1, page.next_cursor),
-    )
-    return _json(TwilioAttemptsPage(attempts=attempts, meta=meta))
+    return _json(TwilioAttemptsPage(attempts=attempts, meta=_meta(query, page.next_cursor)))
 
 
 @blueprint.get("/Attempts/<sid>")
@@ -152,6 +139,25 @@ def _filter(query: AttemptsQuery) -> AttemptFilter:
         verification_id=verification_id,
         to_digest=to_digest,
         is_converted=None if query.status is None else query.status == "converted",
+    )
+
+
+def _hours(query: SummaryQuery) -> tuple[int, int]:
+    """The summary's window: by default every hour kept, the current one included."""
+    end_of_hour = (hour_of(services().insights.now_ms()) + 1) * HOUR_MS
+    return _ms(query.date_created_after) or 0, _ms(query.date_created_before) or end_of_hour
+
+
+def _meta(query: AttemptsQuery, next_cursor: str | None) -> AttemptsMeta:
+    """Twilio's paging block of this page; the next page's URL carries ``next_cursor``."""
+    size = query.page_size
+    return AttemptsMeta(
+        page=query.page,
+        page_size=size,
+        first_page_url=_page_url(size, 0),
+        previous_page_url=None,
+        url=_page_url(size, query.page, query.page_token),
+        next_page_url=_page_url(size, query.page + 1, next_cursor) if next_cursor else None,
     )
 
 
