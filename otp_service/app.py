@@ -24,6 +24,7 @@ from otp_service.insights import Insights, InsightsRecorder, InsightsStore, Rete
 from otp_service.ops.audit import AuditTrail
 from otp_service.ops.logs import configure_logging
 from otp_service.ops.metrics import Metrics
+from otp_service.passkeys import PasskeyService, PasskeyStore, RelyingParty
 from otp_service.services import Services
 from otp_service.storage.audit_stream import AuditStream
 from otp_service.storage.connection import connect, default_wait_replicas
@@ -120,7 +121,35 @@ def build_services(
         events=events,
         totp=_totp_service(settings, store, hasher, clock, events),
         idempotency=_idempotency(settings, store, clock),
+        passkeys=_passkey_service(settings, store, clock, events),
         insights=_insights(settings, store, clock, events),
+    )
+
+
+def _passkey_service(
+    settings: Settings, store: RedisStore, clock: Clock, events: FanOut
+) -> PasskeyService:
+    name_key = key_name_key(settings.pepper)
+    passkeys = PasskeyStore(
+        store.client,
+        settings.redis_prefix,
+        store.durability,
+        name_key=name_key,
+        server_time=store.server_time,
+    )
+    relying_party = RelyingParty(
+        settings.webauthn_rp_id or "localhost",
+        settings.webauthn_rp_name or settings.brand_name,
+        settings.webauthn_origins,
+    )
+    return PasskeyService(
+        passkeys,
+        relying_party,
+        clock,
+        events,
+        name_key=name_key,
+        max_consecutive_failures=settings.max_consecutive_failures,
+        lockout_schedule=settings.lockout_schedule,
     )
 
 

@@ -14,6 +14,7 @@ from otp_service.core.events import FanOut
 from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
 from otp_service.insights import Insights
+from otp_service.passkeys import PasskeyService
 from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.totp.service import TotpService
 from otp_service.verify.idempotency import Idempotency
@@ -37,3 +38,4 @@ class Services:
     totp: TotpService
     idempotency: Idempotency
     insights: Insights
+    passkeys: PasskeyService

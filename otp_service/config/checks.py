@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from otp_service.core.models import Scope
 from otp_service.storage.urls import host_problem, http_url_problem, redis_url_problem
@@ -19,7 +20,7 @@ def problems_of(s: Settings, found: list[str]) -> list[str]:
         problems += _production_problems(s, found)
     elif not s.redis_url:
         problems.append("OTP_REDIS_URL missing (`otp-service dev` starts a Redis for you)")
-    return problems + _dev_api_key_problems(s) + _url_problems(s)
+    return problems + _dev_api_key_problems(s) + _url_problems(s) + _webauthn_problems(s)
 
 
 def _provider_problems(s: Settings) -> list[str]:
@@ -103,4 +104,25 @@ def _production_problems(s: Settings, found: list[str]) -> list[str]:
             "OTP_TOTP_ENCRYPTION_KEY missing (required in production when a key has the "
             "totp scope: it encrypts TOTP secrets at rest)"
         )
+    if not s.webauthn_rp_id and any(Scope.PASSKEYS in c.scopes for c in s.api_keys):
+        problems.append(
+            "OTP_WEBAUTHN_RP_ID missing (required in production when a key has the passkeys "
+            "scope: the domain passkeys are scoped to)"
+        )
+    return problems
+
+
+def _webauthn_problems(s: Settings) -> list[str]:
+    """Every allowed origin must be the RP id's host or one of its subdomains (WebAuthn's rule)."""
+    problems = []
+    rp_id = s.webauthn_rp_id
+    for origin in s.webauthn_origins:
+        host = (urlsplit(origin).hostname or "").lower()
+        if rp_id and host != rp_id and not host.endswith("." + rp_id):
+            problems.append(
+                f"OTP_WEBAUTHN_ORIGINS: {origin} is not on OTP_WEBAUTHN_RP_ID {rp_id} "
+                "or one of its subdomains"
+            )
+        elif urlsplit(origin).scheme != "https" and host != "localhost":
+            problems.append(f"OTP_WEBAUTHN_ORIGINS: {origin} must be https (but on localhost)")
     return problems

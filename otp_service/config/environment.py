@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
 
 from phonenumbers import SUPPORTED_REGIONS
 
@@ -92,6 +93,17 @@ class EnvironmentReader:
         if unknown:
             self.problems.append(f"OTP_{name.upper()} has unknown ISO codes: {', '.join(unknown)}")
         return codes
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Comma-separated web origins (``scheme://host[:port]``, no path), as given."""
+        found = tuple(o.strip().rstrip("/") for o in (self.raw(name) or "").split(",") if o.strip())
+        for origin in found:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+                self.problems.append(
+                    f"OTP_{name.upper()} must be origins like https://example.com (got {origin!r})"
+                )
+        return found
 
     def cidrs(self, name: str) -> tuple[str, ...]:
         value = self.raw(name)

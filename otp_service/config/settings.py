@@ -111,6 +111,10 @@ class Settings:
     twilio_verify_accounts: tuple[TwilioVerifyAccount, ...] = ()
     #: AES-256 keys of TOTP secrets at rest, the current one first.
     totp_encryption_keys: tuple[bytes, ...] = ()
+    #: The WebAuthn relying party: the domain passkeys are scoped to, its name, allowed origins.
+    webauthn_rp_id: str = ""
+    webauthn_rp_name: str = ""
+    webauthn_origins: tuple[str, ...] = ()
 
     @property
     def is_development(self) -> bool:
@@ -227,6 +231,11 @@ def _read(reader: EnvironmentReader) -> Settings:
     values["pepper"] = reader.pepper(dev)
     values["dev_api_key"] = reader.raw("dev_api_key", secret=True) or ""
     values["totp_encryption_keys"] = reader.totp_keys(dev)
+    values["webauthn_rp_id"] = (
+        reader.raw("webauthn_rp_id") or ("localhost" if dev else "")
+    ).lower()
+    values["webauthn_rp_name"] = reader.raw("webauthn_rp_name") or values["brand_name"]
+    values["webauthn_origins"] = reader.origins("webauthn_origins")
     settings = Settings(**values)
     settings = Settings(**{**values, "api_keys": reader.clients(settings.default_policy)})
     settings = replace(

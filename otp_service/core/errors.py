@@ -157,3 +157,23 @@ class FactorNotFound(OTPError):
 
 class FactorExists(OTPError):
     """The subject already has a verified TOTP factor: delete it before enrolling again (409)."""
+
+
+class PasskeyNotFound(OTPError):
+    """No passkey of this client has this id, or the subject has no passkey (404)."""
+
+
+class ChallengeNotFound(OTPError):
+    """A passkey ceremony that is unknown, already used or expired (404)."""
+
+
+class PasskeyExists(OTPError):
+    """The credential is already registered (409)."""
+
+
+class PasskeyRejected(OTPError):
+    """A registration response failed verification (attestation, origin, RP id): 422."""
+
+    def __init__(self, detail: str, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason

@@ -31,6 +31,10 @@ class EventKind(enum.StrEnum):
     LIMIT_TRIPPED = "limit.tripped"  # limit
     TOTP = "totp"  # outcome: enrolled | activated | valid | invalid | replayed | deleted
     LOCK_CLEARED = "lock.cleared"  # an admin cleared a factor's or a destination's lockout
+    PASSKEY_REGISTERED = "passkey.registered"  # passkey_id, device_type, backed_up
+    PASSKEY = (
+        "passkey"  # outcome: valid | invalid | counter_regression | locked | deleted | rejected
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ class Scope(enum.StrEnum):
     START = "verifications:start"
     CHECK = "verifications:check"
     TOTP = "totp"
+    PASSKEYS = "passkeys"
     ADMIN = "admin"
 
 

@@ -118,6 +118,12 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.passkeys = Counter(
+            "otp_passkey_events",
+            "Passkey events, by outcome (registered, valid, invalid, counter_regression, ...).",
+            ["outcome"],
+            registry=registry,
+        )
         self.locks_cleared = Counter(
             "otp_locks_cleared",
             "Lockouts an admin cleared, by what was locked (factor, destination).",
@@ -170,6 +176,8 @@ class Metrics:
                 self.limits_tripped.labels(str(limit)).inc()
             case EventKind.TOTP:
                 self.totp.labels(event.outcome or UNKNOWN).inc()
+            case EventKind.PASSKEY | EventKind.PASSKEY_REGISTERED:
+                self.passkeys.labels(event.outcome or UNKNOWN).inc()
             case EventKind.LOCK_CLEARED:
                 self.locks_cleared.labels(event.outcome or UNKNOWN).inc()
 

@@ -14,6 +14,7 @@ from otp_service.web.insights import routes as insights
 from otp_service.web.load_shedding import register_load_shedding
 from otp_service.web.locks import routes as locks
 from otp_service.web.openapi import document as openapi
+from otp_service.web.passkeys import routes as passkeys
 from otp_service.web.totp import routes as totp
 from otp_service.web.twilio_verify import attempts as twilio_attempts
 from otp_service.web.twilio_verify import routes as twilio_verify
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     app.register_blueprint(api_docs.blueprint)
     app.register_blueprint(verifications.blueprint)
     app.register_blueprint(totp.blueprint)
+    app.register_blueprint(passkeys.blueprint)
     app.register_blueprint(locks.blueprint)
     app.register_blueprint(insights.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.

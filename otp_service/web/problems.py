@@ -31,6 +31,10 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.VerificationNotFound: (404, "verification-not-found", "No such verification"),
     errors.FactorNotFound: (404, "factor-not-found", "No such TOTP factor"),
     errors.FactorExists: (409, "factor-exists", "The subject already has a verified factor"),
+    errors.PasskeyNotFound: (404, "passkey-not-found", "No such passkey"),
+    errors.ChallengeNotFound: (404, "challenge-not-found", "No such passkey ceremony"),
+    errors.PasskeyExists: (409, "passkey-exists", "This credential is already registered"),
+    errors.PasskeyRejected: (422, "passkey-rejected", "The passkey response is not valid"),
     errors.IdempotencyConflict: (
         409,
         "idempotency-conflict",
@@ -90,7 +94,7 @@ def problem_response(
 def _extensions(error: errors.OTPError) -> dict[str, Any]:
     if isinstance(error, errors.InvalidDestination) and error.verification_id:
         return {"verification_id": error.verification_id}
-    if isinstance(error, errors.VerificationNotFound) and error.reason:
+    if isinstance(error, errors.VerificationNotFound | errors.PasskeyRejected) and error.reason:
         return {"reason": error.reason}
     if isinstance(error, errors.InvalidRequest):
         return {"errors": [{"field": e.field, "message": e.message} for e in error.errors]}

@@ -40,6 +40,7 @@ def _production(redis_url: str, prefix: str, api_keys: str) -> dict[str, str]:
         "OTP_SMTP_HOST": "127.0.0.1",
         "OTP_EMAIL_FROM": "codes@example.com",
         "OTP_TOTP_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "OTP_WEBAUTHN_RP_ID": "example.com",
     }
 
 

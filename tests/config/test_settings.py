@@ -31,6 +31,7 @@ def _production(**overrides: str) -> dict[str, str]:
         "OTP_SMTP_HOST": "smtp.example.com",
         "OTP_EMAIL_FROM": "codes@example.com",
         "OTP_TOTP_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "OTP_WEBAUTHN_RP_ID": "example.com",
     }
     environ.update(overrides)
     return {k: v for k, v in environ.items() if v != "<unset>"}

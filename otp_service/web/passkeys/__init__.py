@@ -1,0 +1,1 @@
+"""The ``/v1/passkeys`` face: routes, schemas and OpenAPI operations of WebAuthn ceremonies."""
