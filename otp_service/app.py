@@ -20,6 +20,7 @@ from otp_service.core.ip_addresses import Network, is_in, parse_networks
 from otp_service.core.models import Channel, Clock, SystemClock, key_name_key
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
+from otp_service.insights import Insights, InsightsRecorder, InsightsStore, Retention
 from otp_service.ops.audit import AuditTrail
 from otp_service.ops.logs import configure_logging
 from otp_service.ops.metrics import Metrics
@@ -121,6 +122,7 @@ def build_services(
         totp=_totp_service(settings, store, hasher, clock, events),
         idempotency=_idempotency(settings, store, clock),
         passkeys=_passkey_service(settings, store, clock, events),
+        insights=_insights(settings, store, clock, events),
     )
 
 
@@ -149,6 +151,20 @@ def _passkey_service(
         max_consecutive_failures=settings.max_consecutive_failures,
         lockout_schedule=settings.lockout_schedule,
     )
+
+
+def _insights(settings: Settings, store: RedisStore, clock: Clock, events: FanOut) -> Insights:
+    """The conversion figures: counted from the events unless their retention is 0."""
+    insights_store = InsightsStore(
+        store.client,
+        settings.redis_prefix,
+        name_key=key_name_key(settings.pepper),
+        server_time=store.server_time,
+    )
+    retention = Retention(settings.insights_retention_days, settings.insights_attempt_days)
+    if retention.count_days > 0:
+        events.add(InsightsRecorder(insights_store, clock, retention))
+    return Insights(insights_store, clock, retention)
 
 
 def _idempotency(settings: Settings, store: RedisStore, clock: Clock) -> Idempotency:

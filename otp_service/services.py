@@ -13,6 +13,7 @@ from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
 from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
+from otp_service.insights import Insights
 from otp_service.passkeys import PasskeyService
 from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.totp.service import TotpService
@@ -36,4 +37,5 @@ class Services:
     events: FanOut
     totp: TotpService
     idempotency: Idempotency
+    insights: Insights
     passkeys: PasskeyService

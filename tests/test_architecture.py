@@ -26,7 +26,7 @@ OWNERS = {
     "prometheus_client": ("ops/metrics.py", "web/metrics.py", "server/gunicorn_config.py"),
 }
 #: The capabilities: each is one package, and others reach it only through what it exports.
-CAPABILITIES = ("verify", "totp", "passkeys", "abuse", "delivery")
+CAPABILITIES = ("verify", "totp", "passkeys", "abuse", "delivery", "insights")
 #: The shared packages below the capabilities, and the packages each may import.
 LOWER = {"core": {"core"}, "storage": {"core", "storage"}}
 #: Where the parts are composed: they may reach into any package.

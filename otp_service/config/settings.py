@@ -102,6 +102,10 @@ class Settings:
     ipv6_prefix_length: int = 64
     audit_stream: bool = False
     audit_stream_maxlen: int = 100_000
+    #: Days the hourly conversion counters are kept (0: nothing is counted).
+    insights_retention_days: int = 35
+    #: Days the record of each send (an attempt, for /v2/Attempts) is kept (0: none is kept).
+    insights_attempt_days: int = 30
     #: Development only: the key `otp-service dev` made, prefilled on the /try page.
     dev_api_key: str = ""
     twilio_verify_accounts: tuple[TwilioVerifyAccount, ...] = ()
@@ -204,6 +208,8 @@ def _read(reader: EnvironmentReader) -> Settings:
         "default_locale": reader.raw("default_locale") or "en",
         "default_region": (reader.raw("default_region") or "").upper(),
         "log_level": (reader.raw("log_level") or "INFO").upper(),
+        "insights_retention_days": reader.integer("insights_retention_days", 35, 0, 400),
+        "insights_attempt_days": reader.integer("insights_attempt_days", 30, 0, 400),
         **reader.abuse_settings(),
     }
     for name in (

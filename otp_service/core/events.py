@@ -9,9 +9,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict, cast
 
 from otp_service.core.models import Verification, mask_destination
+from otp_service.core.phone_areas import phone_area
 
 
 class EventKind(enum.StrEnum):
@@ -62,21 +63,49 @@ class Event:
     detail: Mapping[str, str | int | float | bool] = field(default_factory=dict)
 
 
+class SendFacts(TypedDict, total=False):
+    """The facts of a send in an event's ``detail`` (see ``send_facts``)."""
+
+    send: int
+    sent_ms: int
+    country: str
+    prefix: str
+
+
+def send_facts(to: str, send: int, sent_ms: int) -> SendFacts:
+    """
+    What conversion insights count a send by: its number (1: the first send of a verification),
+    when it was made, and its destination's country and prefix (none for an email address).
+    """
+    area = phone_area(to)
+    if not area.country:
+        return SendFacts(send=send, sent_ms=sent_ms)
+    return SendFacts(send=send, sent_ms=sent_ms, country=area.country, prefix=area.prefix)
+
+
 def verification_event(
     kind: EventKind,
     client: str,
     verification: Verification | None = None,
     *,
     verification_id: str | None = None,
+    channel: str | None = None,
     outcome: str | None = None,
     **detail: str | int | float | bool,
 ) -> Event:
-    """An event about a verification (its destination masked), or about just its id."""
+    """
+    An event about a verification (its destination masked, the facts of its latest send in
+    ``detail``), or about just its id (and ``channel``, when known).
+    """
+    if verification is not None:
+        _, sent_ms = verification.sends_made[-1]
+        facts = send_facts(verification.to, verification.sends, sent_ms)
+        detail = {**cast(Mapping[str, str | int], facts), **detail}
     return Event(
         kind=kind,
         client=client,
         verification_id=verification.id if verification else verification_id,
-        channel=verification.channel.value if verification else None,
+        channel=verification.channel.value if verification else channel,
         to=mask_destination(verification.to) if verification else None,
         outcome=outcome,
         detail=detail,
@@ -120,11 +149,18 @@ class VerificationEvents:
         verification: Verification | None = None,
         *,
         verification_id: str | None = None,
+        channel: str | None = None,
         outcome: str | None = None,
         **detail: str | int | float | bool,
     ) -> None:
         """Record a ``verification_event``."""
         event = verification_event(
-            kind, client, verification, verification_id=verification_id, outcome=outcome, **detail
+            kind,
+            client,
+            verification,
+            verification_id=verification_id,
+            channel=channel,
+            outcome=outcome,
+            **detail,
         )
         self._sink.record(event)

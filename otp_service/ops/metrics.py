@@ -32,8 +32,10 @@ CHECK_OUTCOMES: Final = {
     "gone": "not_found",
 }
 UNKNOWN: Final = "unknown"
-#: Events that count nothing of their own: an approval is already a check with outcome approved.
-UNCOUNTED: Final = frozenset({EventKind.APPROVED})
+#: The ``country`` label of a destination that has none (an email address).
+NO_COUNTRY: Final = "none"
+#: Event kinds that count nothing (none today: a new kind must be counted, or named here).
+UNCOUNTED: Final[frozenset[EventKind]] = frozenset()
 
 
 class Metrics:
@@ -69,6 +71,19 @@ class Metrics:
             "otp_verifications_canceled",
             "Verifications canceled, by channel.",
             ["channel"],
+            registry=registry,
+        )
+        self.approved = Counter(
+            "otp_verifications_approved",
+            "Verifications approved, by the channel and destination country of the approved code.",
+            ["channel", "country"],
+            registry=registry,
+        )
+        self.codes_sent = Counter(
+            "otp_codes_sent",
+            "Codes a provider took, by channel and destination country: conversion is approved "
+            "per code sent.",
+            ["channel", "country"],
             registry=registry,
         )
         self.checks = Counter(
@@ -144,6 +159,8 @@ class Metrics:
                 self.resent.labels(channel).inc()
             case EventKind.CANCELED:
                 self.canceled.labels(channel).inc()
+            case EventKind.APPROVED:
+                self.approved.labels(channel, _country(event)).inc()
             case EventKind.CHECKED:
                 self.checks.labels(CHECK_OUTCOMES.get(event.outcome or "", UNKNOWN)).inc()
             case EventKind.LOCKED:
@@ -167,6 +184,8 @@ class Metrics:
     def _delivery(self, event: Event, channel: str) -> None:
         outcome = "sent" if event.kind is EventKind.DELIVERED else "failed"
         provider = str(event.detail.get("provider", UNKNOWN))
+        if event.kind is EventKind.DELIVERED:
+            self.codes_sent.labels(channel, _country(event)).inc()
         self.deliveries.labels(channel, provider, outcome).inc()
         latency_ms = event.detail.get("latency_ms")
         if isinstance(latency_ms, int | float):
@@ -193,3 +212,8 @@ class Metrics:
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.environ[MULTIPROCESS_DIR_VARIABLE])  # type: ignore[no-untyped-call]
         return encode(merged), content_type
+
+
+def _country(event: Event) -> str:
+    """The ISO country of the event's destination (``none`` for an email address)."""
+    return str(event.detail.get("country") or NO_COUNTRY)

@@ -15,7 +15,7 @@ from otp_service.core.errors import (
     TooManyAttempts,
     VerificationNotFound,
 )
-from otp_service.core.events import EventKind, EventSink, VerificationEvents
+from otp_service.core.events import EventKind, EventSink, VerificationEvents, send_facts
 from otp_service.core.models import (
     Channel,
     CheckResult,
@@ -121,7 +121,13 @@ class Checks:
             return CheckResult(verification_id, Status.PENDING, False, remaining)
         if outcome != "approved":
             raise StoreUnavailable(f"approve answered {outcome!r}")
-        self._emit(EventKind.APPROVED, client.name, verification_id=verification_id)
+        self._emit(
+            EventKind.APPROVED,
+            client.name,
+            verification_id=verification_id,
+            channel=reservation.channel,
+            **send_facts(reservation.to, reservation.sends, reservation.sent_ms),
+        )
         had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
         if self._guard is not None and had_failures:
             # Only after failures is there a run to end: a clean approval stays at 2 round trips.

@@ -89,7 +89,13 @@ class Dispatcher:
     ) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
         event = verification_event(
-            kind, client.name, verification, provider=provider, latency_ms=latency_ms
+            kind,
+            client.name,
+            verification,
+            provider=provider,
+            latency_ms=latency_ms,
+            # Attempt listings filter by destination (ChannelData.To) through this keyed hash.
+            to_digest=self._store.destination_digest(verification.to),
         )
         if retryable is not None:
             event = replace(event, detail={**event.detail, "retryable": retryable})

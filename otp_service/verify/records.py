@@ -51,6 +51,10 @@ class Reservation:
     to: str = ""
     dest_failures: int = 0
     reason: str | None = None
+    #: The latest send (the one a right code approves): its channel, number and time.
+    channel: str = ""
+    sends: int = 0
+    sent_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +85,18 @@ _RESEND_REFUSALS: Final = ("missing", "locked", "max_sends", "cooldown")
 
 def reservation(reply: Any) -> Reservation:
     outcome = string_list(reply)[0]
-    if outcome == "ok" and len(reply) == 6:
+    if outcome == "ok" and len(reply) == 9:
         attempts, max_attempts, dest_failures = int(reply[2]), int(reply[3]), int(reply[5])
         return Reservation(
-            "ok", reply[1], attempts, max_attempts, to=reply[4], dest_failures=dest_failures
+            "ok",
+            reply[1],
+            attempts,
+            max_attempts,
+            to=reply[4],
+            dest_failures=dest_failures,
+            channel=reply[6],
+            sends=int(reply[7]),
+            sent_ms=int(reply[8]),
         )
     if outcome == "locked" and len(reply) == 2:
         return Reservation("locked", expires_ms=int(reply[1]))

@@ -65,9 +65,13 @@ class RedisStore(ScriptStore):
         """The key of a verification's hash."""
         return VERIFICATION_KEY.format(prefix=self.prefix, id=verification_id)
 
+    def destination_digest(self, to: str) -> str:
+        """What keys and records know ``to`` by: its keyed hash (never the destination itself)."""
+        return destination_digest(to, self._name_key)
+
     def destination_key(self, client: str, channel: Channel, to: str) -> str:
         """The key of the index from (client, channel, destination) to the pending verification."""
-        digest = destination_digest(to, self._name_key)
+        digest = self.destination_digest(to)
         return DESTINATION_KEY.format(
             prefix=self.prefix, client=client, channel=channel.value, digest=digest
         )

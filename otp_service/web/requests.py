@@ -135,6 +135,24 @@ def parse_body(model: type[_Model]) -> _Model:
         ) from error
 
 
+def parse_query(model: type[_Model]) -> _Model:
+    """
+    The query string of the request, validated by ``model`` (the first value of a repeated name).
+
+    Raises:
+        InvalidRequest: a parameter is unknown, missing or malformed (422).
+    """
+    try:
+        return model.model_validate(request.args.to_dict())
+    except pydantic.ValidationError as error:
+        raise InvalidRequest(
+            [
+                FieldError(".".join(str(part) for part in item["loc"]) or "query", item["msg"])
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+        ) from error
+
+
 def end_user_ip(client: Client, given: object | None) -> str | None:
     """
     What the per-IP limits count the end user as: ``context.ip`` when the client's policy
@@ -151,13 +169,14 @@ def end_user_ip(client: Client, given: object | None) -> str | None:
     return limit_key(raw, settings.ipv6_prefix_length) if raw else None
 
 
-def authenticate(scope: Scope) -> Client:
+def authenticate(scope: Scope, *or_scopes: Scope) -> Client:
     """
-    The client whose API key is in ``Authorization: Bearer``, if it has ``scope``.
+    The client whose API key is in ``Authorization: Bearer``, if it has ``scope`` (or one of
+    ``or_scopes``).
 
     Raises:
         Unauthenticated: no key, or an unknown one (401).
-        Forbidden: the key lacks ``scope`` (403).
+        Forbidden: the key lacks every scope named (403).
     """
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -167,6 +186,7 @@ def authenticate(scope: Scope) -> Client:
     if client is None:
         raise Unauthenticated("The API key is not valid.")
     g.client_name = client.name
-    if scope not in client.scopes:
-        raise Forbidden(f"This API key does not have the {scope.value} scope.")
+    if client.scopes.isdisjoint((scope, *or_scopes)):
+        named = " or ".join(wanted.value for wanted in (scope, *or_scopes))
+        raise Forbidden(f"This API key does not have the {named} scope.")
     return client

@@ -20,7 +20,7 @@ from otp_service.core.models import Channel, Policy
 from otp_service.ops.metrics import UNCOUNTED, Metrics
 from otp_service.web.metrics import EXTENSION_KEY, UNMATCHED_ROUTE
 from tests.conftest import make_clients
-from tests.support import Api, CapturingSender, FakeClock, auth
+from tests.support import EMAIL, Api, CapturingSender, FakeClock, auth
 
 
 def metrics_of(app: Flask) -> Metrics:
@@ -146,6 +146,20 @@ class TestHttpMetrics:
         assert 1.0 == sample(metrics, "otp_deliveries_total", **delivery)
         assert 1.0 == sample(metrics, "otp_checks_total", outcome="wrong_code")
         assert 1.0 == sample(metrics, "otp_checks_total", outcome="approved")
+
+    def test_conversion_counts_by_channel_and_country(self, app: Flask, api: Api) -> None:
+        """Codes sent and approvals count by channel and country (``none`` for an email)."""
+        verification_id, code = api.started()
+        api.check(verification_id, code)
+        api.started(EMAIL, Channel.EMAIL)
+        metrics = metrics_of(app)
+        us_sms = {"channel": "sms", "country": "US"}
+        assert 1.0 == sample(metrics, "otp_codes_sent_total", **us_sms)
+        assert 1.0 == sample(metrics, "otp_verifications_approved_total", **us_sms)
+        assert 1.0 == sample(metrics, "otp_codes_sent_total", channel="email", country="none")
+        assert 0.0 == sample(
+            metrics, "otp_verifications_approved_total", channel="email", country="none"
+        )
 
     def test_a_tripped_rate_limit_is_counted(
         self, settings: Settings, clock: FakeClock, sender: CapturingSender

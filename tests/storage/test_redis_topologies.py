@@ -127,6 +127,18 @@ class TestCluster:
             assert False is cluster_api.check(verification_id, old_code).get_json()["valid"]
         assert "approved" == cluster_api.check(verification_id, new_code).get_json()["status"]
 
+    def test_conversion_figures_are_counted_and_read(self, cluster_api: Api) -> None:
+        """The counting script (two keys under one hash tag) runs on the cluster, and a read
+        gathers the hours of every client from whichever masters hold them."""
+        verification_id, code = cluster_api.started(phone())
+        cluster_api.check(verification_id, code)
+        query = {"by": "channel"}
+        response = cluster_api.http.get(
+            "/v1/insights/conversion", query_string=query, headers=auth()
+        )
+        rows = response.get_json()["rows"]
+        assert [("sms", 1, 1)] == [(row["key"], row["sent"], row["approved"]) for row in rows]
+
     def test_a_canceled_verification_cannot_be_checked(self, cluster_api: Api) -> None:
         """Cancel answers the verification canceled; its code then gets 404."""
         verification_id, code = cluster_api.started(phone())

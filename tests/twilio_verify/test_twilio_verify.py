@@ -102,7 +102,8 @@ class TwilioSpec:
 
     def success_schema(self, method: str, path: str, status: int) -> dict[str, Any]:
         """The documented schema of this answer (a KeyError if Twilio documents no such answer)."""
-        for template, item in self.paths.items():
+        # A literal path (/v2/Attempts/Summary) before a template it also fits (/v2/Attempts/{Sid}).
+        for template, item in sorted(self.paths.items(), key=lambda pair: "{" in pair[0]):
             if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
                 response = item[method.lower()]["responses"][str(status)]
                 schema = response["content"]["application/json"]["schema"]
@@ -391,7 +392,11 @@ class TestCreate:
             "amount": None,
             "payee": None,
             "send_code_attempts": [
-                {"attempt_sid": None, "channel": "SMS", "time": "2027-01-15T08:00:00Z"}
+                {
+                    "attempt_sid": f"VL{500000:08x}01{sid[2:24].lower()}",
+                    "channel": "SMS",
+                    "time": "2027-01-15T08:00:00Z",
+                }
             ],
             "date_created": "2027-01-15T08:00:00Z",
             "date_updated": "2027-01-15T08:00:00Z",

@@ -130,14 +130,17 @@ def _round_trips(redis_url: str, action: Callable[[], object]) -> list[str]:
     return commands
 
 
-def test_a_check_costs_two_round_trips(api: Api, redis_client: redis.Redis, redis_url: str) -> None:
-    """A right check by id is 2 Redis round trips (reserve_attempt, approve), both EVALSHA."""
+def test_a_check_costs_three_round_trips(
+    api: Api, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A right check by id is 2 Redis round trips (reserve_attempt, approve), and 1 more counts
+    the approval for the conversion figures: all EVALSHA."""
     verification_id, code = api.started()
     RedisStore(
         redis_client, "unused", name_key=NAME_KEY
     ).load_scripts()  # as /readyz does: no NOSCRIPT round trip
     sent = _round_trips(redis_url, lambda: api.check(verification_id, code))
-    assert ["EVALSHA", "EVALSHA"] == sent
+    assert ["EVALSHA", "EVALSHA", "EVALSHA"] == sent
 
 
 def test_a_wrong_check_costs_four_round_trips(

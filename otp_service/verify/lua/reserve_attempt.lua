@@ -1,20 +1,23 @@
 -- Take one check from a verification's budget before its code is compared.
 -- KEYS[1] verification hash
 -- ARGV[1] client; ARGV[2] now (ms), or '' for Redis's TIME
--- Returns {'ok', code_hash, attempts, max_attempts, to, dest_failures} | {'missing'}
+-- Returns {'ok', code_hash, attempts, max_attempts, to, dest_failures, channel, sends, sent_ms}
+--         | {'missing'}
 --         | {'gone', reason} | {'expired', reason} | {'locked', expires_ms}
 -- Counting here, before argon2 and atomically, is what keeps checks at or under max_attempts
 -- whatever the concurrency (invariant 1, docs/architecture.md). A missing or foreign verification
 -- is 'missing': a caller learns nothing about other clients' records. The owning client learns
 -- why its own verification can no longer be checked: 'gone' with the status it ended in
 -- (approved, canceled, failed), or 'expired' with 'expired' or 'max_attempts_reached'.
+-- channel, sends and sent_ms (when the latest send was made) name the send a right code approves,
+-- for the conversion figures.
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'attempts', 'max_attempts',
-  'expires_ms', 'code_hash', 'to', 'dest_failures')
+  'expires_ms', 'code_hash', 'to', 'dest_failures', 'channel', 'sends', 'created_ms', 'send_log')
 if h[1] ~= ARGV[1] then
   return {'missing'}
 end
@@ -32,4 +35,5 @@ if attempts >= tonumber(h[4]) then
   return {'locked', h[5]}
 end
 redis.call('HSET', KEYS[1], 'attempts', attempts + 1, 'updated_ms', now)
-return {'ok', h[6], tostring(attempts + 1), h[4], h[7], h[8] or '0'}
+local sent_ms = string.match(h[12] or '', '@(%d+)$') or h[11]
+return {'ok', h[6], tostring(attempts + 1), h[4], h[7], h[8] or '0', h[9], h[10], sent_ms}

@@ -165,6 +165,8 @@ def _operation(op: Operation, operation_id: str, refs: Mapping[Any, Any]) -> dic
         }
         for name, text in op.query_parameters.items()
     ]
+    if op.query is not None:
+        document["parameters"] += query_parameters(op.query)
     if op.request is not None:
         schema = refs[op.request, "validation"]
         content = {op.request_media_type: {"schema": schema}}
@@ -175,6 +177,20 @@ def _operation(op: Operation, operation_id: str, refs: Mapping[Any, Any]) -> dic
     }
     document["security"] = [{name: []} for name in op.security]
     return document
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The query parameters of a model: each field (by its alias), with its schema."""
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        described = {key: value for key, value in field_schema.items() if key != "title"}
+        parameter = {"name": name, "in": "query", "required": name in required}
+        if "description" in described:
+            parameter["description"] = described.pop("description")
+        parameters.append({**parameter, "schema": described})
+    return parameters
 
 
 def _response(

@@ -59,6 +59,7 @@ class Operation:
         path: the OpenAPI template (``/v1/verifications/{verification_id}``).
         responses: status → a response model (described by its HTTP phrase) or a ``Reply``.
         request: the model of the body, when the route takes one, sent as ``request_media_type``.
+        query: the model of the query string's parameters, when the route reads any.
         security: names of ``SECURITY_SCHEMES``, any one of which is accepted; none: public.
     """
 
@@ -74,6 +75,8 @@ class Operation:
     path_parameters: Mapping[str, str] = field(default_factory=dict)
     #: Optional request headers the route reads: name → the parameter object's other members.
     header_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: The model of the query string, when the route reads one (each field a parameter).
+    query: type[BaseModel] | None = None
     #: Required query parameters: name → description (each a string).
     query_parameters: Mapping[str, str] = field(default_factory=dict)
 

@@ -35,7 +35,7 @@ def _twilio_error(description: str) -> Reply:
     return Reply(description, schema=_TWILIO_ERROR)
 
 
-_V2_ERRORS: Final[Responses] = {
+V2_ERRORS: Final[Responses] = {
     400: _twilio_error("Invalid parameter (60200), or the channel is disabled (60223)."),
     401: _twilio_error("No valid account SID and auth token (20003)."),
     403: _twilio_error("Not allowed for this account (20403), or blocked (60605, 60410)."),
@@ -52,7 +52,7 @@ def _v2(
         method,
         path,
         summary,
-        {success[0]: success[1], **_V2_ERRORS},
+        {success[0]: success[1], **V2_ERRORS},
         tags=("twilio-verify",),
         security=("twilioAccount",),
         path_parameters=_V2_PATH,

@@ -43,8 +43,13 @@ class Caller:
     ref: ServiceRef
 
 
-def _account() -> TwilioVerifyAccount:
-    """The account whose SID and auth token came with HTTP Basic (compared in constant time)."""
+def account() -> TwilioVerifyAccount:
+    """
+    The account whose SID and auth token came with HTTP Basic (compared in constant time).
+
+    Raises:
+        Unauthenticated: no or wrong credentials (401, 20003).
+    """
     credentials = request.authorization
     if credentials is None or credentials.type != "basic":
         raise Unauthenticated("Send the account SID and auth token with HTTP Basic authentication.")
@@ -71,17 +76,22 @@ def caller_of(service_sid: str, scope: Scope | None = None) -> Caller:
         VerificationNotFound: the account has no such service (404, 20404).
         Forbidden: the service's client lacks ``scope`` (403).
     """
-    account = _account()
-    client_name = account.services.get(service_sid)
+    authenticated = account()
+    client_name = authenticated.services.get(service_sid)
     client = next((c for c in services().settings.api_keys if c.name == client_name), None)
     if client is None:
         raise VerificationNotFound("No such service.")
     g.client_name = client.name
-    base_url = services().settings.public_base_url or request.host_url
-    caller = Caller(client, ServiceRef(account.account_sid, service_sid, base_url.rstrip("/")))
+    ref = ServiceRef(authenticated.account_sid, service_sid, base_url())
+    caller = Caller(client, ref)
     if scope is not None:
         require_scope(caller, scope)
     return caller
+
+
+def base_url() -> str:
+    """Where this API is served: ``OTP_PUBLIC_BASE_URL``, else the request's own host."""
+    return (services().settings.public_base_url or request.host_url).rstrip("/")
 
 
 def require_scope(caller: Caller, scope: Scope) -> None:

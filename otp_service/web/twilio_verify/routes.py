@@ -83,8 +83,7 @@ def _json(model: pydantic.BaseModel, status: int) -> Response:
 def _verification(caller: Caller, verification: Verification, status: int) -> Response:
     g.verification_id = verification.id
     now_ms = services().verifications.now_ms()
-    cooldown = caller.client.policy.resend_cooldown_seconds
-    return _json(TwilioVerification.of(verification, caller.ref, now_ms, cooldown), status)
+    return _json(TwilioVerification.of(verification, caller.ref, now_ms), status)
 
 
 def _error(error: TwilioError) -> Response:

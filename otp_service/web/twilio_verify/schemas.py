@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from otp_service.core.models import Channel, CheckResult, Status, Verification
 from otp_service.core.transactions import Transaction, transaction_of
+from otp_service.insights.models import attempt_id
 from otp_service.web.schemas import CONTROL_CHARACTERS, Amount, IpAddress, Payee
 
 _ENGINE_ID: Final = re.compile(r"vf_([0-9a-f]{32})")
@@ -135,7 +136,7 @@ class ServiceRef:
 
 
 class SendCodeAttempt(BaseModel):
-    """One send of a code. The engine keeps the first and the latest send times, no attempt SIDs."""
+    """One send of a code; ``attempt_sid`` names it on ``/v2/Attempts``."""
 
     attempt_sid: str | None = None
     channel: str
@@ -162,9 +163,7 @@ class TwilioVerification(BaseModel):
     url: str
 
     @classmethod
-    def of(
-        cls, verification: Verification, ref: ServiceRef, now_ms: int, cooldown_seconds: int
-    ) -> TwilioVerification:
+    def of(cls, verification: Verification, ref: ServiceRef, now_ms: int) -> TwilioVerification:
         """Render ``verification`` as seen at ``now_ms``."""
         sid = to_sid(verification.id)
         status = verification.status_at(now_ms)
@@ -179,7 +178,7 @@ class TwilioVerification(BaseModel):
             lookup={},
             amount=verification.transaction.amount if verification.transaction else None,
             payee=verification.transaction.payee if verification.transaction else None,
-            send_code_attempts=_send_code_attempts(verification, cooldown_seconds),
+            send_code_attempts=_send_code_attempts(verification),
             date_created=twilio_time(verification.created_ms),
             date_updated=twilio_time(_updated_ms(verification)),
             url=f"{ref.base_url}/v2/Services/{ref.service_sid}/Verifications/{sid}",
@@ -190,16 +189,15 @@ def _updated_ms(verification: Verification) -> int:
     return verification.updated_ms or verification.created_ms
 
 
-def _send_code_attempts(verification: Verification, cooldown_seconds: int) -> list[SendCodeAttempt]:
-    times: list[int | None] = [verification.created_ms] + [None] * (verification.sends - 1)
-    if verification.sends > 1:
-        # Every send starts the cooldown, so the latest one was a cooldown before next_send_ms.
-        latest = verification.next_send_ms - cooldown_seconds * 1000
-        times[-1] = max(latest, verification.created_ms)
-    channel = twilio_channel(verification.channel).upper()  # as Twilio shows them: "SMS", "CALL"
+def _send_code_attempts(verification: Verification) -> list[SendCodeAttempt]:
+    """Each send, with its channel as Twilio shows it (``SMS``, ``CALL``) and its attempt SID."""
     return [
-        SendCodeAttempt(channel=channel, time=None if ms is None else twilio_time(ms))
-        for ms in times
+        SendCodeAttempt(
+            attempt_sid="VL" + attempt_id(verification.id, number, sent_ms),
+            channel=twilio_channel(channel).upper(),
+            time=twilio_time(sent_ms),
+        )
+        for number, (channel, sent_ms) in enumerate(verification.sends_made, 1)
     ]
 
 
