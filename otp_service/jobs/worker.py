@@ -26,7 +26,7 @@ STOP_TIMEOUT_MS: Final = 20_000
 log = logging.getLogger(__name__)
 
 
-class RetryLater(Exception):  # noqa: N818 (a request, not an error)
+class RetryLater(Exception):
     """Run this job again after ``delay_seconds``."""
 
     def __init__(self, delay_seconds: float, reason: str = "") -> None:
@@ -34,7 +34,7 @@ class RetryLater(Exception):  # noqa: N818 (a request, not an error)
         self.delay_seconds = delay_seconds
 
 
-class GiveUp(Exception):  # noqa: N818 (a decision, not an error)
+class GiveUp(Exception):
     """This job failed for good: never run it again (it is kept as dead-lettered)."""
 
 
