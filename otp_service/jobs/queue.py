@@ -75,6 +75,18 @@ class JobQueue:
         with guard():
             return [self._stats(queue) for queue in self.queues]
 
+    def workers_alive(self) -> int:
+        """
+        Workers that sent a heartbeat within the broker's heartbeat timeout.
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        since_ms = time.time() * 1000 - self.broker.heartbeat_timeout
+        key = f"{self.broker.namespace}:__heartbeats__"
+        with guard():
+            return int(cast(int, self.broker.client.zcount(key, since_ms, "+inf")))
+
     def _stats(self, queue: str) -> QueueStats:
         key = f"{self.broker.namespace}:{queue}"
         pipe = self.broker.client.pipeline(transaction=False)

@@ -11,6 +11,7 @@ that variable, the process answers from a registry of its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, values
@@ -18,6 +19,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from otp_service.core.events import Event, EventKind
+from otp_service.jobs import QueueStats
+from otp_service.ops.queue_metrics import QueueCollector
 
 MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds. Deliveries wait on Twilio or SMTP (up to the delivery timeout); requests mostly on
@@ -50,6 +53,7 @@ class Metrics:
             # Choose again, in the worker, before the first metric exists.
             values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         self.registry = registry = CollectorRegistry()
+        self._queues: QueueCollector | None = None
         if not self.is_multiprocess:
             # Per-process CPU and memory only make sense for a single process.
             ProcessCollector(registry=registry)
@@ -134,6 +138,11 @@ class Metrics:
             registry=registry,
         )
 
+    def watch_queues(self, stats: Callable[[], Sequence[QueueStats]]) -> None:
+        """Also expose the job queue's figures, read from Redis at each scrape."""
+        self._queues = QueueCollector(stats, self.count_redis_error)
+        self.registry.register(self._queues)
+
     def record(self, event: Event) -> None:
         """Count one engine event (the ``EventSink`` protocol)."""
         channel = event.channel or UNKNOWN
@@ -192,4 +201,6 @@ class Metrics:
             return encode(self.registry), content_type
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.environ[MULTIPROCESS_DIR_VARIABLE])  # type: ignore[no-untyped-call]
+        if self._queues is not None:
+            merged.register(self._queues)
         return encode(merged), content_type

@@ -13,13 +13,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import urllib3
-
 from otp_service.jobs import GiveUp, Job, RetryLater
 from otp_service.webhooks.endpoints import RETRY_SCHEDULE, Endpoint
 from otp_service.webhooks.signing import signed_headers
 from otp_service.webhooks.store import WebhookStore
-from otp_service.webhooks.transport import RefusedDestination, post, resolve
+from otp_service.webhooks.transport import NoAnswer, RefusedDestination, post, resolve
 
 DELIVER = Job("webhooks.deliver", "webhooks")
 log = logging.getLogger(__name__)
@@ -82,6 +80,6 @@ class WebhookDelivery:
             status = post(target, headers, body, self._timeout_seconds)
         except RefusedDestination as error:
             return None, f"refused: {error}"
-        except (OSError, urllib3.exceptions.HTTPError) as error:
-            return None, f"no answer ({type(error).__name__})"
+        except NoAnswer as error:
+            return None, f"no answer ({error})"
         return status, f"answered {status}"

@@ -25,6 +25,10 @@ CONNECT_TIMEOUT_SECONDS: Final = 5.0
 MAX_ANSWER_BYTES: Final = 4096
 
 
+class NoAnswer(Exception):
+    """The receiver did not answer: refused, timed out, or TLS failed."""
+
+
 class RefusedDestination(Exception):
     """The endpoint's URL or address is not one webhooks may go to."""
 
@@ -73,8 +77,15 @@ def post(target: Target, headers: dict[str, str], body: str, timeout_seconds: fl
     POST ``body`` to ``target``'s checked address; the HTTP status.
 
     Raises:
-        OSError, urllib3.exceptions.HTTPError: no answer (refused, timed out, TLS failed).
+        NoAnswer: no answer (refused, timed out, TLS failed).
     """
+    try:
+        return _post(target, headers, body, timeout_seconds)
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        raise NoAnswer(type(error).__name__) from error
+
+
+def _post(target: Target, headers: dict[str, str], body: str, timeout_seconds: float) -> int:
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=timeout_seconds)
     default_port = 443 if target.scheme == "https" else 80
     host = target.host if ":" not in target.host else f"[{target.host}]"
