@@ -24,6 +24,7 @@ from otp_service.insights import Insights, InsightsRecorder, InsightsStore, Rete
 from otp_service.ops.audit import AuditTrail
 from otp_service.ops.logs import configure_logging
 from otp_service.ops.metrics import Metrics
+from otp_service.outbound import Renderers, build_job_queue, build_outbound
 from otp_service.passkeys import PasskeyService, PasskeyStore, RelyingParty
 from otp_service.services import Services
 from otp_service.storage.audit_stream import AuditStream
@@ -44,6 +45,10 @@ if TYPE_CHECKING:
 from otp_service.web import register_blueprints
 from otp_service.web.metrics import register_metrics
 from otp_service.web.problems import register_problem_handlers
+from otp_service.web.resources import factor_data, passkey_data, verification_data
+
+#: How webhooks render the resources they carry: as the API does.
+RENDERERS = Renderers(verification_data, factor_data, passkey_data)
 
 
 def _audit_trail(settings: Settings, store: RedisStore) -> AuditTrail:
@@ -88,6 +93,7 @@ def build_services(
     if store.server_time:
         clock = ServerClock(store, clock)
     events = FanOut([_audit_trail(settings, store)])
+    jobs = build_job_queue(settings)
     guard = AbuseGuard(
         lambda: limits_storage(
             settings.redis_url,
@@ -116,13 +122,15 @@ def build_services(
         outbox=outbox,
         hasher=hasher,
         senders=senders,
-        verifications=VerificationService(store, hasher, senders, clock, events, guard),
+        verifications=VerificationService(store, hasher, senders, clock, events, guard, jobs),
         clients_by_key_hash={client.key_sha256: client for client in settings.api_keys},
         events=events,
         totp=_totp_service(settings, store, hasher, clock, events),
         idempotency=_idempotency(settings, store, clock),
         passkeys=_passkey_service(settings, store, clock, events),
         insights=_insights(settings, store, clock, events),
+        jobs=jobs,
+        outbound=build_outbound(settings, store, jobs, events, clock, RENDERERS) if jobs else None,
     )
 
 
@@ -234,6 +242,8 @@ def create_app(
     services = build_services(settings, clock=clock, senders=senders, redis_client=redis_client)
     metrics = Metrics()
     services.events.add(metrics)
+    if services.jobs is not None:
+        metrics.watch_queues(services.jobs.stats)
     app = Flask("otp_service")
     if settings.trusted_proxies:
         # Behind N proxies, the end user's address is the Nth from the right of X-Forwarded-For.

@@ -1,28 +1,26 @@
 """
-The ``otp-service`` command: ``dev``, ``serve``, ``check-config``, ``keys new`` and
+The ``otp-service`` command: ``dev``, ``serve``, ``worker``, ``check-config``, ``keys new`` and
 ``keys rotate-totp``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from otp_service.config.api_keys import api_key_entry, new_api_key, run_keys_new
+from otp_service.config.api_keys import run_keys_new
 from otp_service.config.settings import ConfigError, Settings
+from otp_service.console import print_problems
 from otp_service.core.models import Scope, key_name_key
+from otp_service.dev_server import run_dev
 from otp_service.server import gunicorn_defaults
-from otp_service.storage.embedded_redis import EmbeddedRedis
 
 if TYPE_CHECKING:
-    from flask import Flask
+    pass
 
 TOTP_KEY_VARIABLES = (
     "OTP_TOTP_ENCRYPTION_KEY",
@@ -30,24 +28,6 @@ TOTP_KEY_VARIABLES = (
     "OTP_TOTP_ENCRYPTION_KEYS",
     "OTP_TOTP_ENCRYPTION_KEYS_FILE",
 )
-
-DEV_BANNER = """
-  otp-service (development) on http://{host}:{port}
-  Redis: {redis}    senders: dev (codes go to the dev outbox and this log)
-
-  Dev API key (all scopes):  {key}
-
-  Try it in a browser: http://{browser_host}:{port}/try (passkeys need a name, not an IP)
-
-  Or with curl:
-    curl -s -X POST http://{host}:{port}/v1/verifications \\
-      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\
-      -d '{{"to": "+14155550100", "channel": "sms"}}'
-    open http://{host}:{port}/dev/outbox to read the code, then:
-    curl -s -X POST http://{host}:{port}/v1/verifications/<id>/check \\
-      -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\
-      -d '{{"code": "<code>"}}'
-"""
 
 SERVE_HELP = """usage: otp-service serve [GUNICORN OPTION ...]
 
@@ -63,72 +43,6 @@ The service's defaults (not gunicorn's), as they apply here:
 Any other gunicorn option is passed to gunicorn, e.g.
   otp-service serve --bind 127.0.0.1:9000 --workers 4
 (`python -m gunicorn --help` lists them, with gunicorn's own defaults, not these.)"""
-
-
-def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def run_dev(host: str, port: int) -> int:
-    """Serve the app with an embedded Redis, the dev sender and a printed dev key."""
-    environ = dict(os.environ)
-    if environ.get("OTP_ENV", "development") != "development":
-        print("otp-service dev runs only with OTP_ENV=development (or unset).", file=sys.stderr)
-        return 1
-    environ["OTP_ENV"] = "development"
-    key = "(from OTP_API_KEYS)"
-    if not environ.get("OTP_API_KEYS"):
-        key = new_api_key()
-        environ["OTP_API_KEYS"] = json.dumps([api_key_entry("dev", key, list(Scope))])
-        # Only a key made here, never one of the operator's: the /try page prefills it.
-        environ["OTP_DEV_API_KEY"] = key
-    # Closing the terminal (SIGHUP) or `kill` (SIGTERM) stops Redis as Ctrl-C does; SIGKILL
-    # cannot be caught: the embedded Redis dies with this process, and the next start removes
-    # the directory left behind.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop_on_signal)
-    redis_server: EmbeddedRedis | None = None
-    try:
-        if not environ.get("OTP_REDIS_URL"):
-            redis_server = EmbeddedRedis(die_with_parent=True).start()
-            environ["OTP_REDIS_URL"] = redis_server.url
-        return _serve_dev(host, port, environ, key, embedded=redis_server is not None)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if redis_server is not None:
-            redis_server.stop()
-
-
-def _serve_dev(host: str, port: int, environ: dict[str, str], key: str, *, embedded: bool) -> int:
-    app = _create_dev_app(environ)
-    if app is None:
-        return 1
-    from werkzeug.serving import run_simple
-
-    redis_label = "embedded, " + environ["OTP_REDIS_URL"] if embedded else "OTP_REDIS_URL"
-    browser = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0") else host  # noqa: S104
-    names = {"host": host, "browser_host": browser, "port": port, "key": key, "redis": redis_label}
-    print(DEV_BANNER.format(**names), flush=True)
-    run_simple(host, port, app, threaded=True, use_reloader=False)
-    return 0
-
-
-def _create_dev_app(environ: dict[str, str]) -> Flask | None:
-    from otp_service.app import create_app
-
-    try:
-        return create_app(Settings.from_env(environ))
-    except ConfigError as error:
-        print_problems(error)
-        return None
-
-
-def print_problems(error: ConfigError) -> None:
-    """The configuration's problems on stderr, one line each (no traceback)."""
-    print("configuration is not valid:", file=sys.stderr)
-    for problem in error.problems:
-        print(f"  - {problem}", file=sys.stderr)
 
 
 def serve_help() -> str:
@@ -259,6 +173,22 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also reach Redis, SMTP and Twilio as configured (one line each; nothing sent)",
     )
+    worker = commands.add_parser(
+        "worker", help="run the background jobs: webhook deliveries, fallback timers"
+    )
+    worker.add_argument("--threads", type=int, default=8, help="jobs run at once (default 8)")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="report the queues and live workers instead; exit 1 when none is alive",
+    )
+    worker.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --check: also exit 1 when the oldest ready job waited longer",
+    )
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     new = key_commands.add_parser("new", help="make a new API key")
@@ -286,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_dev(args.host, args.port)
     if args.command == "check-config":
         return run_check_config(probe=args.probe)
+    if args.command == "worker":
+        from otp_service.worker import run_check, run_worker
+
+        return run_check(args.max_age) if args.check else run_worker(max(args.threads, 1))
     if args.keys_command == "rotate-totp":
         return run_rotate_totp()
     scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]

@@ -14,6 +14,8 @@ from otp_service.core.events import FanOut
 from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
 from otp_service.insights import Insights
+from otp_service.jobs import JobQueue
+from otp_service.outbound import Outbound
 from otp_service.passkeys import PasskeyService
 from otp_service.storage.dev_outbox import DevOutbox
 from otp_service.totp.service import TotpService
@@ -39,3 +41,6 @@ class Services:
     idempotency: Idempotency
     insights: Insights
     passkeys: PasskeyService
+    #: The job queue (None when no Redis can hold it) and the webhooks on it.
+    jobs: JobQueue | None = None
+    outbound: Outbound | None = None

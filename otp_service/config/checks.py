@@ -6,6 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from otp_service.config.jobs import jobs_problems
 from otp_service.core.models import Scope
 from otp_service.storage.urls import host_problem, http_url_problem, redis_url_problem
 
@@ -20,6 +21,7 @@ def problems_of(s: Settings, found: list[str]) -> list[str]:
         problems += _production_problems(s, found)
     elif not s.redis_url:
         problems.append("OTP_REDIS_URL missing (`otp-service dev` starts a Redis for you)")
+    problems += jobs_problems(s)
     return problems + _dev_api_key_problems(s) + _url_problems(s) + _webauthn_problems(s)
 
 

@@ -86,7 +86,7 @@ class TwilioVerifyAccount:
     services: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
-def _parse_json_list(
+def parse_json_list(
     variable: str, value: str, adapter: pydantic.TypeAdapter[list[_Model]]
 ) -> tuple[list[_Model], list[str]]:
     """The models of a JSON list, or the problems with it (each naming where it is)."""
@@ -110,7 +110,7 @@ def _parse_json_list(
 
 def parse_clients(value: str, defaults: Policy) -> tuple[tuple[Client, ...], list[str]]:
     """The clients of ``OTP_API_KEYS`` (each policy completed from ``defaults``) and problems."""
-    models, problems = _parse_json_list("OTP_API_KEYS", value, _CLIENTS)
+    models, problems = parse_json_list("OTP_API_KEYS", value, _CLIENTS)
     names = [model.name for model in models]
     if len(set(names)) != len(names):
         problems.append("OTP_API_KEYS has two clients with the same name")
@@ -122,7 +122,7 @@ def parse_twilio_verify_accounts(
 ) -> tuple[tuple[TwilioVerifyAccount, ...], list[str]]:
     """The accounts of ``OTP_TWILIO_VERIFY_ACCOUNTS`` and the problems with them."""
     variable = "OTP_TWILIO_VERIFY_ACCOUNTS"
-    models, problems = _parse_json_list(variable, value, _TWILIO_VERIFY_ACCOUNTS)
+    models, problems = parse_json_list(variable, value, _TWILIO_VERIFY_ACCOUNTS)
     accounts: set[str] = set()
     services: set[str] = set()
     for index, model in enumerate(models):

@@ -22,8 +22,10 @@ from otp_service.config.clients import (
     parse_clients,
     parse_twilio_verify_accounts,
 )
+from otp_service.config.jobs import parse_webhooks
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS, parse_networks
 from otp_service.core.models import Client, Policy
+from otp_service.webhooks import Endpoint
 
 _T = TypeVar("_T")
 MIN_PEPPER_BYTES: Final = 32
@@ -214,6 +216,25 @@ class EnvironmentReader:
         clients, problems = parse_clients(value, defaults)
         self.problems.extend(problems)
         return clients
+
+    def jobs_settings(self, dev: bool) -> dict[str, Any]:
+        return {
+            "jobs_redis_url": self.raw("jobs_redis_url", secret=True) or "",
+            "jobs_requeue_after_seconds": self.integer("jobs_requeue_after_seconds", 60, 1, 3600),
+            # Development may post to a receiver on this machine; production only to public https.
+            "webhooks_allow_private": self.flag("webhooks_allow_private", dev),
+            "webhooks_timeout_seconds": self.typed(
+                "webhooks_timeout_seconds", 10.0, float, "a number"
+            ),
+        }
+
+    def webhooks(self, clients: tuple[Client, ...]) -> tuple[Endpoint, ...]:
+        value = self.raw("webhooks", secret=True)
+        if value is None:
+            return ()
+        endpoints, problems = parse_webhooks(value, {client.name for client in clients})
+        self.problems.extend(problems)
+        return endpoints
 
     def twilio_verify_accounts(
         self, clients: tuple[Client, ...]

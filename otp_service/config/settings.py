@@ -15,9 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 from otp_service.config.checks import problems_of
 from otp_service.config.clients import TwilioVerifyAccount
 from otp_service.config.environment import EnvironmentReader
+from otp_service.config.jobs import jobs_url
 from otp_service.core.codes import ARGON2_PROFILES
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS
 from otp_service.core.models import Client, Policy
+from otp_service.webhooks import Endpoint
 
 SECRET_FIELDS: Final = frozenset(
     {
@@ -28,6 +30,7 @@ SECRET_FIELDS: Final = frozenset(
         "dev_api_key",
         "twilio_verify_accounts",
         "totp_encryption_keys",
+        "webhooks",
     }
 )
 SMS_PROVIDERS: Final = ("twilio", "dev", "none")
@@ -115,11 +118,25 @@ class Settings:
     webauthn_rp_id: str = ""
     webauthn_rp_name: str = ""
     webauthn_origins: tuple[str, ...] = ()
+    #: The job queue's Redis ('': OTP_REDIS_URL, unless that is a Cluster: see ``jobs_url``).
+    jobs_redis_url: str = ""
+    #: A job held by a worker that sent no heartbeat for this long is run again by another.
+    jobs_requeue_after_seconds: int = 60
+    #: Outbound webhook endpoints, per client (their secrets are never shown).
+    webhooks: tuple[Endpoint, ...] = ()
+    #: Let webhooks go to http:// and to private or loopback addresses (development, tests).
+    webhooks_allow_private: bool = False
+    webhooks_timeout_seconds: float = 10.0
 
     @property
     def is_development(self) -> bool:
         """Whether dev conveniences (dev sender, outbox page) may exist."""
         return self.env == "development"
+
+    @property
+    def jobs_url(self) -> str:
+        """The Redis of the job queue, or '' when there is none (a Cluster and no own URL)."""
+        return jobs_url(self)
 
     @property
     def default_policy(self) -> Policy:
@@ -146,7 +163,10 @@ class Settings:
             else f"{f.name}={getattr(self, f.name)!r}"
             for f in fields(self)
         )
-        return f"Settings({', '.join(shown).replace(self.redis_url, redact_url(self.redis_url))})"
+        text = ", ".join(shown).replace(self.redis_url, redact_url(self.redis_url))
+        if self.jobs_redis_url:
+            text = text.replace(self.jobs_redis_url, redact_url(self.jobs_redis_url))
+        return f"Settings({text})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -236,10 +256,13 @@ def _read(reader: EnvironmentReader) -> Settings:
     ).lower()
     values["webauthn_rp_name"] = reader.raw("webauthn_rp_name") or values["brand_name"]
     values["webauthn_origins"] = reader.origins("webauthn_origins")
+    values.update(reader.jobs_settings(dev))
     settings = Settings(**values)
     settings = Settings(**{**values, "api_keys": reader.clients(settings.default_policy)})
     settings = replace(
-        settings, twilio_verify_accounts=reader.twilio_verify_accounts(settings.api_keys)
+        settings,
+        twilio_verify_accounts=reader.twilio_verify_accounts(settings.api_keys),
+        webhooks=reader.webhooks(settings.api_keys),
     )
     problems = reader.problems + problems_of(settings, reader.problems)
     if problems:

@@ -25,11 +25,13 @@ class EventKind(enum.StrEnum):
     LOCKED = "verification.locked"  # a check refused: no attempts left
     NOT_FOUND = "verification.not_found"  # a check of something unknown, used or canceled
     EXPIRED_ON_CHECK = "verification.expired_on_check"
+    EXPIRED = "verification.expired"  # a pending verification's code expired unused
     CANCELED = "verification.canceled"
     DELIVERED = "delivery.sent"  # provider, latency_ms
     DELIVERY_FAILED = "delivery.failed"  # provider, retryable, latency_ms
     LIMIT_TRIPPED = "limit.tripped"  # limit
     TOTP = "totp"  # outcome: enrolled | activated | valid | invalid | replayed | deleted
+    LOCK_APPLIED = "lock.applied"  # outcome: destination (too many failures: checks refused)
     LOCK_CLEARED = "lock.cleared"  # an admin cleared a factor's or a destination's lockout
     PASSKEY_REGISTERED = "passkey.registered"  # passkey_id, device_type, backed_up
     PASSKEY = (

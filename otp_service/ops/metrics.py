@@ -11,6 +11,7 @@ that variable, the process answers from a registry of its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, values
@@ -18,6 +19,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from otp_service.core.events import Event, EventKind
+from otp_service.jobs import QueueStats
+from otp_service.ops.queue_metrics import QueueCollector
 
 MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds. Deliveries wait on Twilio or SMTP (up to the delivery timeout); requests mostly on
@@ -52,6 +55,7 @@ class Metrics:
             # Choose again, in the worker, before the first metric exists.
             values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         self.registry = registry = CollectorRegistry()
+        self._queues: QueueCollector | None = None
         if not self.is_multiprocess:
             # Per-process CPU and memory only make sense for a single process.
             ProcessCollector(registry=registry)
@@ -84,6 +88,12 @@ class Metrics:
             "Codes a provider took, by channel and destination country: conversion is approved "
             "per code sent.",
             ["channel", "country"],
+            registry=registry,
+        )
+        self.expired = Counter(
+            "otp_verifications_expired",
+            "Verifications whose code expired unused (seen by a check or an expiry watch).",
+            ["channel"],
             registry=registry,
         )
         self.checks = Counter(
@@ -124,6 +134,12 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.locks_applied = Counter(
+            "otp_locks_applied",
+            "Lockouts applied, by what was locked (destination).",
+            ["what"],
+            registry=registry,
+        )
         self.locks_cleared = Counter(
             "otp_locks_cleared",
             "Lockouts an admin cleared, by what was locked (factor, destination).",
@@ -148,6 +164,11 @@ class Metrics:
             "Redis failures: each answered 503 (fail closed) or failed a readiness probe.",
             registry=registry,
         )
+
+    def watch_queues(self, stats: Callable[[], Sequence[QueueStats]]) -> None:
+        """Also expose the job queue's figures, read from Redis at each scrape."""
+        self._queues = QueueCollector(stats, self.count_redis_error)
+        self.registry.register(self._queues)
 
     def record(self, event: Event) -> None:
         """Count one engine event (the ``EventSink`` protocol)."""
@@ -178,6 +199,10 @@ class Metrics:
                 self.totp.labels(event.outcome or UNKNOWN).inc()
             case EventKind.PASSKEY | EventKind.PASSKEY_REGISTERED:
                 self.passkeys.labels(event.outcome or UNKNOWN).inc()
+            case EventKind.EXPIRED:
+                self.expired.labels(channel).inc()
+            case EventKind.LOCK_APPLIED:
+                self.locks_applied.labels(event.outcome or UNKNOWN).inc()
             case EventKind.LOCK_CLEARED:
                 self.locks_cleared.labels(event.outcome or UNKNOWN).inc()
 
@@ -211,6 +236,8 @@ class Metrics:
             return encode(self.registry), content_type
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=os.environ[MULTIPROCESS_DIR_VARIABLE])  # type: ignore[no-untyped-call]
+        if self._queues is not None:
+            merged.register(self._queues)
         return encode(merged), content_type
 
 

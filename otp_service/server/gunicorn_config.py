@@ -119,8 +119,8 @@ def on_starting(server: Any) -> None:
 
 
 def _refuse_a_bad_configuration() -> None:
-    from otp_service.cli import print_problems
     from otp_service.config.settings import ConfigError, Settings
+    from otp_service.console import print_problems
 
     try:
         Settings.from_env(os.environ)

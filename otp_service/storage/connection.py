@@ -25,7 +25,7 @@ from otp_service.storage.breaker import BreakerConnection, BreakerSentinelConnec
 from otp_service.storage.urls import check_redis_url
 
 
-def connect(url: str, timeout_seconds: float) -> redis.Redis:
+def connect(url: str, timeout_seconds: float, *, decode_responses: bool = True) -> redis.Redis:
     """
     A Redis client for ``url`` with explicit timeouts and no silent retries beyond one reconnect.
 
@@ -40,13 +40,14 @@ def connect(url: str, timeout_seconds: float) -> redis.Redis:
       from any node listed.
 
     Sentinel and Cluster use database 0 (tell deployments apart by ``OTP_REDIS_PREFIX``). Making
-    the client does no I/O, whatever the topology.
+    the client does no I/O, whatever the topology. The job queue's client takes bytes
+    (``decode_responses=False``): Dramatiq decodes its messages itself.
 
     Raises:
         ValueError: a URL that is not of these forms (``otp_service.storage.urls``' rules).
     """
     options: dict[str, Any] = {
-        "decode_responses": True,
+        "decode_responses": decode_responses,
         "socket_connect_timeout": timeout_seconds,
         "socket_timeout": timeout_seconds,
         # One retry on a dropped connection (a restarted Redis, or a failover, leaves stale

@@ -10,5 +10,13 @@ from otp_service.verify.idempotency_store import IdempotencyStore
 from otp_service.verify.service import VerificationService
 from otp_service.verify.starts import StartResult
 from otp_service.verify.store import RedisStore
+from otp_service.verify.timers import FALL_BACK
 
-__all__ = ["Idempotency", "IdempotencyStore", "RedisStore", "StartResult", "VerificationService"]
+__all__ = [
+    "FALL_BACK",
+    "Idempotency",
+    "IdempotencyStore",
+    "RedisStore",
+    "StartResult",
+    "VerificationService",
+]

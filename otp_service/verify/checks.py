@@ -15,13 +15,14 @@ from otp_service.core.errors import (
     TooManyAttempts,
     VerificationNotFound,
 )
-from otp_service.core.events import EventKind, EventSink, VerificationEvents, send_facts
+from otp_service.core.events import Event, EventKind, EventSink, VerificationEvents, send_facts
 from otp_service.core.models import (
     Channel,
     CheckResult,
     Client,
     Clock,
     Status,
+    mask_destination,
     seconds_until,
 )
 from otp_service.core.transactions import Transaction
@@ -105,6 +106,14 @@ class Checks:
             # The destination failed too often across verifications: no more checks for it.
             self._store.lock(verification_id, self._clock.now_ms())
             self._emit(EventKind.LOCKED, client.name, verification_id=verification_id)
+            lock = Event(
+                EventKind.LOCK_APPLIED,
+                client.name,
+                verification_id=verification_id,
+                to=mask_destination(reservation.to),
+                outcome="destination",
+            )
+            self._events.record(lock)
             remaining = 0
         status = Status.MAX_ATTEMPTS_REACHED if remaining == 0 else Status.PENDING
         return CheckResult(verification_id, status, False, remaining)

@@ -99,6 +99,23 @@ class Fallback:
             return None
         return self._deliver_reopened(client, reopened, fallbacks[1:])
 
+    def after_timeout(self, client: Client, verification: Verification) -> Verification | None:
+        """
+        A timer ran out with ``verification`` still pending after ``verification.sends`` sends:
+        send a new code on the next channel; the verification then, or None when nothing was sent
+        (no channel left, or it changed since it was read: compare-and-set in the script).
+
+        Raises:
+            DeliveryFailed, InvalidDestination: every channel left refused.
+        """
+        fallbacks = verification.fallback_channels
+        if not fallbacks:
+            return None
+        reopened = self._reopen(client, verification, "", fallbacks, after_sends=verification.sends)
+        if reopened is None:
+            return None
+        return self._deliver_reopened(client, reopened, fallbacks[1:])
+
     def _deliver_reopened(
         self, client: Client, reopened: tuple[Verification, str, str], rest: Sequence[Channel]
     ) -> Verification:
@@ -116,6 +133,7 @@ class Fallback:
         failed: Verification,
         failed_hash: str,
         fallbacks: Sequence[Channel],
+        after_sends: int | None = None,
     ) -> tuple[Verification, str, str] | None:
         channel = fallbacks[0]
         if self._guard is not None:
@@ -131,5 +149,6 @@ class Fallback:
             ttl_ms=client.policy.code_ttl_seconds * 1000,
             grace_ms=self._grace_ms,
             rest=fallbacks[1:],
+            after_sends=after_sends,
         )
         return None if isinstance(reopened, str) else (reopened, code, code_hash)

@@ -8,6 +8,7 @@ their own modules (``starts.py``, ``checks.py``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from otp_service.abuse import AbuseGuard
 from otp_service.core.codes import CodeHasher
@@ -24,6 +25,7 @@ from otp_service.core.models import (
 )
 from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
+from otp_service.jobs import JobQueue
 from otp_service.verify.checks import Checks
 from otp_service.verify.starts import StartResult, Starts
 from otp_service.verify.store import RedisStore
@@ -42,12 +44,13 @@ class VerificationService:
         clock: Clock,
         events: EventSink | None = None,
         guard: AbuseGuard | None = None,
+        jobs: JobQueue | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._events = events or FanOut()
         self._emit = VerificationEvents(self._events).emit
-        self._starts = Starts(store, hasher, senders, clock, self._events, guard)
+        self._starts = Starts(store, hasher, senders, clock, self._events, guard, jobs)
         self._checks = Checks(store, hasher, clock, self._events, guard)
 
     def start(
@@ -61,11 +64,15 @@ class VerificationService:
         ip: str | None = None,
         transaction: Transaction | None = None,
         fallbacks: tuple[Channel, ...] = (),
+        fallback_after_seconds: int | None = None,
     ) -> StartResult:
         """
-        Start a verification for ``to``, or resend the pending one (new code, same id).
+        Start a verification for ``to``, or resend the pending one (new code, same id); with
+        ``fallback_after_seconds``, a timer falls back to the next of ``fallbacks`` when that long
+        passes without an approval.
 
         Raises:
+            InvalidRequest: a timed fallback, and no job queue to run its timer.
             ChannelNotAllowed: the client's policy or the configuration has no such channel.
             CountryNotAllowed: SMS to the number's country is not allowed.
             RateLimited: a client, IP, destination or country limit tripped.
@@ -83,6 +90,7 @@ class VerificationService:
             ip=ip,
             transaction=transaction,
             fallbacks=fallbacks,
+            fallback_after_seconds=fallback_after_seconds,
         )
 
     def check(
@@ -178,6 +186,16 @@ class VerificationService:
         verification = self._store.load(verification_id)
         if verification is not None and verification.client == client.name:
             self._starts.fallback.after_undelivered(client, verification)
+
+    def fall_back_on_time(self, client: Client, payload: Mapping[str, Any]) -> None:
+        """
+        The timed fallback's job (``FALL_BACK``): the next channel gets a new code if the
+        verification is still pending after the very send the timer was set after.
+
+        Raises:
+            StoreUnavailable: Redis failed (the job is tried again).
+        """
+        self._starts.timers.run(client, payload)
 
     def now_ms(self) -> int:
         """The service clock (for rendering statuses as of now)."""

@@ -4,6 +4,7 @@ Starts: start a verification (one code sent), or resend the pending one of the s
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -11,6 +12,8 @@ from dataclasses import dataclass, replace
 from otp_service.abuse import AbuseGuard
 from otp_service.core.codes import CodeHasher, generate_code
 from otp_service.core.errors import (
+    FieldError,
+    InvalidRequest,
     MaxSendsReached,
     ResendTooSoon,
     StoreUnavailable,
@@ -20,15 +23,18 @@ from otp_service.core.events import EventKind, EventSink, VerificationEvents
 from otp_service.core.models import Channel, Client, Clock, Status, Verification, seconds_until
 from otp_service.core.transactions import Transaction
 from otp_service.delivery import Sender
+from otp_service.jobs import JobQueue
 from otp_service.verify.dispatch import Dispatcher
 from otp_service.verify.fallback import Fallback, refuse_unusable
 from otp_service.verify.locales import resolve_locale
 from otp_service.verify.store import RedisStore
+from otp_service.verify.timers import FallbackTimers
 
 #: How long a finished verification stays readable (GET shows expired/approved/canceled) after
 #: its code expired. Checks never see it: only a pending, unexpired verification can be checked.
 RECORD_GRACE_SECONDS = 300
 _START_ROUNDS = 3
+log = logging.getLogger(__name__)
 
 
 def new_verification_id() -> str:
@@ -55,6 +61,7 @@ class Starts:
         clock: Clock,
         events: EventSink,
         guard: AbuseGuard | None,
+        jobs: JobQueue | None = None,
     ) -> None:
         self._store = store
         self._hasher = hasher
@@ -67,6 +74,7 @@ class Starts:
         self.fallback = Fallback(
             store, hasher, self._dispatcher, clock, self._emit, guard, RECORD_GRACE_SECONDS
         )
+        self.timers = FallbackTimers(store, self.fallback, jobs, clock)
 
     def start(
         self,
@@ -79,11 +87,15 @@ class Starts:
         ip: str | None = None,
         transaction: Transaction | None = None,
         fallbacks: tuple[Channel, ...] = (),
+        fallback_after_seconds: int | None = None,
     ) -> StartResult:
         """
-        Start a verification for ``to``, or resend the pending one (new code, same id).
+        Start a verification for ``to``, or resend the pending one (new code, same id); with
+        ``fallback_after_seconds``, the next of ``fallbacks`` gets a new code when that long
+        passes without an approval.
 
         Raises:
+            InvalidRequest: a timed fallback, and no job queue to run its timer.
             ChannelNotAllowed: the client's policy or the configuration has no such channel.
             CountryNotAllowed: SMS to the number's country is not allowed.
             RateLimited: a client, IP, destination or country limit tripped.
@@ -92,6 +104,8 @@ class Starts:
             StoreUnavailable: Redis failed.
         """
         refuse_unusable(client, (channel, *fallbacks), self._senders)
+        if fallback_after_seconds is not None:
+            self._refuse_timer(client, fallback_after_seconds)
         if self._guard is not None:
             # Only a test here: a start is counted once it is admitted (see _admitted).
             self._guard.admit_start(client, ip)
@@ -127,8 +141,28 @@ class Starts:
             )
             if created is not None:
                 self._emit(EventKind.STARTED, client.name, created)
+                if fallback_after_seconds is not None:
+                    self._set_timer(created, fallback_after_seconds)
                 return StartResult(created, created=True)
         raise StoreUnavailable("too much contention on one destination")
+
+    def _refuse_timer(self, client: Client, after_seconds: int) -> None:
+        reason = None
+        if self.timers.jobs is None:
+            reason = "needs the job queue (OTP_JOBS_REDIS_URL on a Redis Cluster)"
+        elif after_seconds >= client.policy.code_ttl_seconds:
+            reason = (
+                f"must be shorter than the code's lifetime ({client.policy.code_ttl_seconds} s)"
+            )
+        if reason is not None:
+            raise InvalidRequest([FieldError("fallback_after_seconds", reason)])
+
+    def _set_timer(self, verification: Verification, after_seconds: int) -> None:
+        try:
+            self.timers.set(verification, after_seconds)
+        except StoreUnavailable:
+            # The code is sent: answer with the verification; only the timed fallback is lost.
+            log.error("fallback timer of %s not set: the job queue is down", verification.id)
 
     def _create(
         self,

@@ -159,15 +159,18 @@ class RedisStore(ScriptStore):
         ttl_ms: int,
         grace_ms: int,
         rest: Sequence[Channel] = (),
+        after_sends: int | None = None,
     ) -> Verification | str:
         """
         Reopen ``failed`` on ``channel`` with a new code (one more send), ``rest`` left to fall
         back to; the verification, or ``gone`` (changed since) or ``max_sends``. With no
-        ``failed_hash``, a pending verification whose delivery was reported failed reopens.
+        ``failed_hash``, a pending verification whose delivery was reported failed reopens; with
+        ``after_sends`` too (a timer), one still pending after exactly that many sends.
         """
         key = self.verification_key(failed.id)
         args = [failed.client, self._now(now_ms), failed.channel.value, failed_hash]
         args += [channel.value, code_hash, ttl_ms, grace_ms, ",".join(c.value for c in rest)]
+        args.append("" if after_sends is None else after_sends)
         return self._run("fall_back", [key], args, functools.partial(fallen_back, failed.id))
 
     def reserve_attempt(self, verification_id: str, client: str, now_ms: int) -> Reservation:

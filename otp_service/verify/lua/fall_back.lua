@@ -4,12 +4,15 @@
 -- ARGV[4] the code hash that failed; ARGV[5] the next channel; ARGV[6] its code hash;
 -- ARGV[7] code lifetime (ms); ARGV[8] grace after expiry (ms); ARGV[9] the channels left after it
 -- ARGV[4] '' reopens a pending verification whose delivery the provider reported failed
+-- ARGV[10] (timed fallback) the sends the timer was set after: with ARGV[4] '', a pending,
+-- unexpired verification with checks left that has made exactly that many sends is reopened
 -- Returns {'ok', field, value, ...} | {'gone'} | {'max_sends'}
 -- Only a verification that failed on that very channel and code is reopened (a fallback is a
 -- resend: a new code, one more send, the attempts left alone), so a concurrent resend or check
 -- that changed it wins.
 local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'channel', 'code_hash', 'sends',
-  'max_sends', 'first_channel', 'send_log', 'delivery_status', 'expires_ms')
+  'max_sends', 'first_channel', 'send_log', 'delivery_status', 'expires_ms', 'attempts',
+  'max_attempts')
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
@@ -18,6 +21,13 @@ end
 local refused = h[2] == 'failed' and h[4] == ARGV[4]
 local undelivered = ARGV[4] == '' and h[2] == 'pending' and now < tonumber(h[10])
   and (h[9] == 'undelivered' or h[9] == 'failed')
+if ARGV[10] and ARGV[10] ~= '' then
+  -- A timer: only the send it was set after, still unanswered, falls back (a resend, a check or
+  -- another fallback since then wins; the timer's job may run twice and changes nothing then).
+  refused = false
+  undelivered = ARGV[4] == '' and h[2] == 'pending' and now < tonumber(h[10])
+    and h[5] == ARGV[10] and tonumber(h[11]) < tonumber(h[12])
+end
 if h[1] ~= ARGV[1] or h[3] ~= ARGV[3] or not (refused or undelivered) then
   return {'gone'}
 end

@@ -59,6 +59,7 @@ def _start(client: Client, body: StartVerificationRequest) -> Response:
         ip=end_user_ip(client, body.context.ip if body.context else None),
         transaction=body.transaction,
         fallbacks=tuple(fallbacks),
+        fallback_after_seconds=body.fallback_after_seconds,
     )
     g.verification_id = result.verification.id
     now_ms = services().verifications.now_ms()

@@ -23,6 +23,10 @@ from otp_service.web.schemas import (
     iso_timestamp,
 )
 
+#: Bounds of a timed fallback: long enough for a message to arrive, at most an hour.
+MIN_FALLBACK_AFTER_SECONDS = 10
+MAX_FALLBACK_AFTER_SECONDS = 3600
+
 
 class RequestContext(StrictRequest):
     """What the caller knows of the end user (used by abuse limits)."""
@@ -58,6 +62,14 @@ class StartVerificationRequest(TransactionFields):
     to: Destination
     channel: Channel | None = None
     channels: list[Channel] | None = Field(None, min_length=1, max_length=4)
+    fallback_after_seconds: int | None = Field(
+        None,
+        strict=True,
+        ge=MIN_FALLBACK_AFTER_SECONDS,
+        le=MAX_FALLBACK_AFTER_SECONDS,
+        description="With `channels`: when no approval came this long after a send, the next "
+        "channel gets a new code (a timed fallback).",
+    )
     locale: Locale | None = None
     context: RequestContext | None = None
 
@@ -67,6 +79,8 @@ class StartVerificationRequest(TransactionFields):
             raise ValueError("give either channel or channels")
         if self.channels is not None and len(set(self.channels)) != len(self.channels):
             raise ValueError("channels must not repeat a channel")
+        if self.fallback_after_seconds is not None and len(self.channels or ()) < 2:
+            raise ValueError("fallback_after_seconds needs channels with two or more channels")
         return self
 
     @property
