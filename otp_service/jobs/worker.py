@@ -78,3 +78,4 @@ class JobWorker:
         """Stop: jobs in hand finish (up to 20 s), jobs taken but not started go back."""
         self._worker.stop(timeout=STOP_TIMEOUT_MS)
         self.broker.close()
+        self.broker.client.connection_pool.disconnect()  # the broker's close leaves it open
