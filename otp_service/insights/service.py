@@ -115,6 +115,8 @@ class Insights:
         if cursor is not None:
             after = _parse_cursor(cursor)
             before_ms = min(before_ms, after[0] + 1)
+        # Nothing is kept after now or before the retention: a window past either reads no hours.
+        before_ms = min(before_ms, self.now_ms() + HOUR_MS)
         oldest_ms = max(wanted.after_ms, self.now_ms() - self._retention.attempt_days * DAY_MS)
         found: list[Attempt] = []
         hour = hour_of(before_ms - 1)
@@ -141,7 +143,7 @@ class Insights:
         self, clients: Sequence[str], from_ms: int, to_ms: int
     ) -> list[tuple[Counter, int]]:
         oldest_ms = self.now_ms() - self._retention.count_days * DAY_MS - HOUR_MS
-        hours = hours_overlapping(max(from_ms, oldest_ms), to_ms)
+        hours = hours_overlapping(max(from_ms, oldest_ms), min(to_ms, self.now_ms() + HOUR_MS))
         read = self._store.counts(clients, hours)
         return [(counter, n) for field, n in read if (counter := Counter.of_field(field))]
 
