@@ -155,16 +155,6 @@ def _operation(op: Operation, operation_id: str, refs: Mapping[Any, Any]) -> dic
         {"name": name, "in": "header", "required": False, **parameter}
         for name, parameter in op.header_parameters.items()
     ]
-    document["parameters"] += [
-        {
-            "name": name,
-            "in": "query",
-            "required": True,
-            "description": text,
-            "schema": {"type": "string"},
-        }
-        for name, text in op.query_parameters.items()
-    ]
     if op.query is not None:
         document["parameters"] += query_parameters(op.query)
     if op.request is not None:

@@ -77,8 +77,6 @@ class Operation:
     header_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: The model of the query string, when the route reads one (each field a parameter).
     query: type[BaseModel] | None = None
-    #: Required query parameters: name → description (each a string).
-    query_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 class FieldProblem(BaseModel):

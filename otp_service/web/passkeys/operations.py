@@ -16,6 +16,7 @@ from otp_service.web.openapi import (
 from otp_service.web.passkeys.schemas import (
     AuthenticationResponse,
     CeremonyResponse,
+    ListPasskeysQuery,
     PasskeyListResponse,
     PasskeyResponse,
     StartAuthenticationRequest,
@@ -94,7 +95,7 @@ OPERATIONS: Final = (
         "/v1/passkeys",
         "List a subject's passkeys",
         {200: Reply("The passkeys, oldest first.", PasskeyListResponse), 422: _INVALID},
-        query_parameters={"subject": "The client's id of the user."},
+        query=ListPasskeysQuery,
     ),
     _passkeys(
         "delete",

@@ -7,15 +7,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
-from otp_service.core.errors import ChallengeNotFound, FieldError, InvalidRequest, PasskeyNotFound
+from otp_service.core.errors import ChallengeNotFound, PasskeyNotFound
 from otp_service.core.models import Scope
 from otp_service.web.context import services
 from otp_service.web.passkeys.operations import OPERATIONS as OPERATIONS
 from otp_service.web.passkeys.schemas import (
     AuthenticationResponse,
     CeremonyResponse,
+    ListPasskeysQuery,
     PasskeyListResponse,
     PasskeyResponse,
     StartAuthenticationRequest,
@@ -24,7 +25,7 @@ from otp_service.web.passkeys.schemas import (
     VerifyRegistrationRequest,
     credential_json,
 )
-from otp_service.web.requests import authenticate, parse_body, render
+from otp_service.web.requests import authenticate, parse_body, parse_query, render
 
 blueprint = Blueprint("passkeys", __name__, url_prefix="/v1/passkeys")
 _IDS: Final = {
@@ -32,7 +33,6 @@ _IDS: Final = {
     "pa": re.compile(r"^pa_[0-9a-f]{32}$"),
     "pk": re.compile(r"^pk_[0-9a-f]{32}$"),
 }
-_SUBJECT: Final = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,256}$")
 
 
 def _ceremony_id(kind: str, raw: str) -> str:
@@ -91,10 +91,7 @@ def verify_authentication(authentication_id: str) -> Response:
 def list_passkeys() -> Response:
     """A subject's passkeys (``?subject=``), oldest first."""
     client = authenticate(Scope.PASSKEYS)
-    subject = request.args.get("subject", "")
-    if not _SUBJECT.fullmatch(subject):
-        message = "Give the subject (1 to 256 characters, no control characters)."
-        raise InvalidRequest([FieldError("subject", message)])
+    subject = parse_query(ListPasskeysQuery).subject
     passkeys = services().passkeys.list(client, subject)
     return render(PasskeyListResponse(passkeys=[PasskeyResponse.of(p) for p in passkeys]))
 

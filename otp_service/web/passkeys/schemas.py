@@ -93,6 +93,14 @@ class StartAuthenticationRequest(_Request):
     user_verification: UserVerification = UserVerification.PREFERRED
 
 
+class ListPasskeysQuery(BaseModel):
+    """The query of ``GET /v1/passkeys``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: Subject
+
+
 class VerifyAuthenticationRequest(_Request):
     """Body of ``POST /v1/passkeys/authentications/{id}/verify``."""
 
