@@ -87,11 +87,11 @@ class Assertions:
             )
         except CredentialRejected as error:
             return self._invalid(client, error.reason, passkey.id)
+        # passkey_use holds the counter rule (it must increase, but 0 may stay 0) and applies it
+        # to the stored counter by compare-and-set, so concurrent assertions cannot both pass.
         old, new = passkey.sign_count, verified.sign_count
-        outcome = "raced"
-        if not ((new > 0 or old > 0) and new <= old):
-            now_ms = self._clock.now_ms()
-            outcome = self._store.use(passkey.id, client.name, old, new, verified.backed_up, now_ms)
+        now_ms = self._clock.now_ms()
+        outcome = self._store.use(passkey.id, client.name, old, new, verified.backed_up, now_ms)
         if outcome == "gone":
             return self._invalid(client, "unknown_credential", passkey.id)
         if outcome == "raced":
