@@ -30,7 +30,13 @@ from otp_service.abuse.destination_locks import (
 from otp_service.abuse.lockouts import DestinationLockouts
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
-from otp_service.core.models import PHONE_CHANNELS, Channel, Client, destination_digest
+from otp_service.core.models import (
+    DEFAULT_LOCKOUT_SCHEDULE,
+    PHONE_CHANNELS,
+    Channel,
+    Client,
+    destination_digest,
+)
 
 logger = logging.getLogger("otp_service.abuse.guard")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
@@ -78,7 +84,7 @@ class AbuseGuard:
         sms_country_limits: Mapping[str, str] | None = None,
         max_consecutive_failures: int = 100,
         lockouts: DestinationLockouts,
-        lockout_schedule: tuple[int, ...] = (60, 300, 900, 3600, 86_400),
+        lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE,
         name_key: bytes,
     ) -> None:
         self._make_storage = storage

@@ -24,7 +24,7 @@ from otp_service.config.clients import (
 )
 from otp_service.config.jobs import parse_webhooks
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS, parse_networks
-from otp_service.core.models import Client, Policy
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Policy
 from otp_service.webhooks import Endpoint
 
 _T = TypeVar("_T")
@@ -166,7 +166,7 @@ class EnvironmentReader:
             "limit_ip_starts": self.limit("limit_ip_starts", "20/hour"),
             "limit_destination_failures": self.limit("limit_destination_failures", "10/hour"),
             "max_consecutive_failures": self.integer("max_consecutive_failures", 100, 1, 100),
-            "lockout_schedule": self.durations("lockout_schedule", (60, 300, 900, 3600, 86_400)),
+            "lockout_schedule": self.durations("lockout_schedule", DEFAULT_LOCKOUT_SCHEDULE),
             "sms_allowed_countries": self.countries("sms_allowed_countries"),
             "sms_country_limit": self.limit("sms_country_limit", "200/hour"),
             "sms_country_limits": self.country_limits(),

@@ -18,7 +18,7 @@ from otp_service.config.environment import EnvironmentReader
 from otp_service.config.jobs import jobs_url
 from otp_service.core.codes import ARGON2_PROFILES
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS
-from otp_service.core.models import Client, Policy
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Policy
 from otp_service.webhooks import Endpoint
 
 SECRET_FIELDS: Final = frozenset(
@@ -94,7 +94,7 @@ class Settings:
     limit_destination_failures: str = "10/hour"
     max_consecutive_failures: int = 100
     #: Seconds of each step of escalating lockouts, shortest first (the last one repeats).
-    lockout_schedule: tuple[int, ...] = (60, 300, 900, 3600, 86_400)
+    lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE
     sms_allowed_countries: frozenset[str] = frozenset()
     sms_country_limit: str = "200/hour"
     sms_country_limits: tuple[tuple[str, str], ...] = ()

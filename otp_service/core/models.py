@@ -55,6 +55,11 @@ class Scope(enum.StrEnum):
     ADMIN = "admin"
 
 
+#: Seconds of each step of escalating lockouts, shortest first (``OTP_LOCKOUT_SCHEDULE``'s default):
+#: 1 min, 5 min, 15 min, 1 h, then 24 h each time.
+DEFAULT_LOCKOUT_SCHEDULE: Final = (60, 300, 900, 3600, 86_400)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """The rules one client's verifications follow (settings' defaults, overridable per client)."""

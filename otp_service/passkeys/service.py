@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from otp_service.core.errors import (
     PasskeyExists,
@@ -19,7 +19,7 @@ from otp_service.core.errors import (
     PasskeyRejected,
 )
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
-from otp_service.core.models import Client, Clock
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Clock
 from otp_service.passkeys.assertions import Assertions
 from otp_service.passkeys.ceremonies import Ceremonies, new_id
 from otp_service.passkeys.models import (
@@ -36,8 +36,6 @@ from otp_service.passkeys.relying_party import (
     b64url,
 )
 from otp_service.passkeys.store import PasskeyStore
-
-DEFAULT_LOCKOUT_SCHEDULE: Final = (60, 300, 900, 3600, 86_400)
 
 
 class PasskeyService:

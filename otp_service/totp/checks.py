@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Final
 
 from otp_service.core.errors import FactorNotFound, FieldError, InvalidRequest, TooManyAttempts
-from otp_service.core.models import Client, Clock, seconds_until
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Clock, seconds_until
 from otp_service.totp.authenticator import matched_step
 from otp_service.totp.backup_codes import BackupCodeBook, normalize_backup_code
 from otp_service.totp.keys import TotpKeyring
@@ -18,8 +18,6 @@ from otp_service.totp.records import FactorReservation, Throttle
 from otp_service.totp.store import TotpStore
 from otp_service.totp.subjects import SubjectIndex
 
-#: How long each step of escalating lockouts lasts (``OTP_LOCKOUT_SCHEDULE``).
-DEFAULT_LOCKOUT_SCHEDULE: Final = (60, 300, 900, 3600, 86_400)
 TOTP_DIGITS: Final = (6, 8)
 #: Records one outcome of a factor: (client, factor id, outcome, detail).
 Emit = Callable[..., None]

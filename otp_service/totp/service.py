@@ -25,10 +25,10 @@ from otp_service.core.errors import (
     StoreUnavailable,
 )
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
-from otp_service.core.models import Client, Clock
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Clock
 from otp_service.totp.authenticator import new_secret, provisioning_uri, qr_svg
 from otp_service.totp.backup_codes import BackupCodeBook
-from otp_service.totp.checks import DEFAULT_LOCKOUT_SCHEDULE, FactorChecks, require_totp_code
+from otp_service.totp.checks import FactorChecks, require_totp_code
 from otp_service.totp.keys import TotpKeyring
 from otp_service.totp.models import (
     Algorithm,
