@@ -45,6 +45,16 @@ def api_keys_json() -> list[dict[str, Any]]:
     ]
 
 
+def problem_of(response: Any, status: int, slug: str) -> dict[str, Any]:
+    """The problem+json body of ``response``, asserting its status and problem type."""
+    assert (status, "application/problem+json") == (response.status_code, response.mimetype), (
+        response.get_data(as_text=True)
+    )
+    body: dict[str, Any] = response.get_json()
+    assert f"/problems/{slug}" == body["type"]
+    return body
+
+
 def auth(client: str = "acme") -> dict[str, str]:
     """The Authorization header of a test client."""
     return {"Authorization": f"Bearer {KEYS[client]}"}

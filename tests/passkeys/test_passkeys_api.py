@@ -14,19 +14,10 @@ from flask.testing import FlaskClient
 
 from tests.passkeys.authenticator import Authenticator, tampered
 from tests.passkeys.conftest import ORIGIN, RP_ID
-from tests.support import FakeClock, auth
+from tests.support import FakeClock, auth, problem_of
 
 BASE = "/v1/passkeys"
 SUBJECT = "user-42"
-
-
-def _problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert (status, "application/problem+json") == (response.status_code, response.mimetype), (
-        response.get_data(as_text=True)
-    )
-    body: dict[str, Any] = response.get_json()
-    assert f"/problems/{slug}" == body["type"]
-    return body
 
 
 def _start_registration(http: FlaskClient, client: str = "acme", **body: Any) -> dict[str, Any]:
@@ -130,7 +121,7 @@ class TestRegistration:
         started = _start_registration(pk_http)
         credential = device.create(started["options"])
         assert 201 == _verify_registration(pk_http, started["id"], credential).status_code
-        _problem(
+        problem_of(
             _verify_registration(pk_http, started["id"], credential), 404, "challenge-not-found"
         )
 
@@ -141,7 +132,7 @@ class TestRegistration:
         started = _start_registration(pk_http)
         credential = device.create(started["options"])
         clock.advance(301)
-        _problem(
+        problem_of(
             _verify_registration(pk_http, started["id"], credential), 404, "challenge-not-found"
         )
 
@@ -151,7 +142,7 @@ class TestRegistration:
         """A page on another origin: 422 passkey-rejected whose detail names the origin."""
         started = _start_registration(pk_http)
         credential = device.create(started["options"], origin="https://evil.example.net")
-        body = _problem(
+        body = problem_of(
             _verify_registration(pk_http, started["id"], credential), 422, "passkey-rejected"
         )
         assert "https://evil.example.net" in body["detail"]
@@ -164,7 +155,7 @@ class TestRegistration:
         started = _start_registration(pk_http)
         options = {**started["options"], "rp": {"id": "evil.example.net", "name": "Evil"}}
         credential = device.create(options)
-        body = _problem(
+        body = problem_of(
             _verify_registration(pk_http, started["id"], credential), 422, "passkey-rejected"
         )
         assert RP_ID in body["detail"]
@@ -176,7 +167,7 @@ class TestRegistration:
         """The software authenticator only tests presence: with UV required, 422."""
         started = _start_registration(pk_http, user_verification="required")
         credential = device.create(started["options"])
-        body = _problem(
+        body = problem_of(
             _verify_registration(pk_http, started["id"], credential), 422, "passkey-rejected"
         )
         assert "user_not_verified" == body["reason"]
@@ -189,7 +180,7 @@ class TestRegistration:
         device.device.cred_init = lambda rp_id, user_handle: None
         started = _start_registration(pk_http)
         response = _verify_registration(pk_http, started["id"], device.create(started["options"]))
-        _problem(response, 409, "passkey-exists")
+        problem_of(response, 409, "passkey-exists")
 
     @pytest.mark.parametrize(
         "body",
@@ -205,7 +196,7 @@ class TestRegistration:
     def test_bad_starts_are_422(self, pk_http: FlaskClient, body: dict[str, Any]) -> None:
         """Missing or malformed fields: 422 validation-error."""
         response = pk_http.post(f"{BASE}/registrations", json=body, headers=auth())
-        _problem(response, 422, "validation-error")
+        problem_of(response, 422, "validation-error")
 
     @pytest.mark.parametrize(
         "credential",
@@ -231,7 +222,9 @@ class TestRegistration:
     ) -> None:
         """Not a RegistrationResponseJSON: 422 validation-error, the registration kept."""
         started = _start_registration(pk_http)
-        _problem(_verify_registration(pk_http, started["id"], credential), 422, "validation-error")
+        problem_of(
+            _verify_registration(pk_http, started["id"], credential), 422, "validation-error"
+        )
 
     def test_garbage_inside_a_well_formed_credential_is_422(self, pk_http: FlaskClient) -> None:
         """Well-formed JSON whose attestation is not CBOR: 422 passkey-rejected, never a 500."""
@@ -242,7 +235,9 @@ class TestRegistration:
             "type": "public-key",
             "response": {"clientDataJSON": "e30", "attestationObject": "oA"},
         }
-        _problem(_verify_registration(pk_http, started["id"], credential), 422, "passkey-rejected")
+        problem_of(
+            _verify_registration(pk_http, started["id"], credential), 422, "passkey-rejected"
+        )
 
     @pytest.mark.parametrize("registration_id", ["pr_" + "0" * 32, "nope", "pa_" + "0" * 32])
     def test_unknown_registrations_are_404(
@@ -252,7 +247,7 @@ class TestRegistration:
         started = _start_registration(pk_http)
         credential = device.create(started["options"])
         response = _verify_registration(pk_http, registration_id, credential)
-        _problem(response, 404, "challenge-not-found")
+        problem_of(response, 404, "challenge-not-found")
 
     def test_another_clients_registration_is_404(
         self, pk_http: FlaskClient, device: Authenticator
@@ -261,7 +256,7 @@ class TestRegistration:
         started = _start_registration(pk_http)
         credential = device.create(started["options"])
         response = _verify_registration(pk_http, started["id"], credential, client="globex")
-        _problem(response, 404, "challenge-not-found")
+        problem_of(response, 404, "challenge-not-found")
         assert 201 == _verify_registration(pk_http, started["id"], credential).status_code
 
     def test_a_key_without_the_passkeys_scope_is_403(self, pk_http: FlaskClient) -> None:
@@ -269,7 +264,7 @@ class TestRegistration:
         response = pk_http.post(
             f"{BASE}/registrations", json={"subject": SUBJECT}, headers=auth("starter")
         )
-        _problem(response, 403, "forbidden")
+        problem_of(response, 403, "forbidden")
 
 
 class TestAuthentication:
@@ -307,7 +302,7 @@ class TestAuthentication:
 
     def test_a_subject_without_passkeys_is_404(self, pk_http: FlaskClient) -> None:
         """404 passkey-not-found."""
-        _problem(_start_authentication(pk_http, subject="nobody"), 404, "passkey-not-found")
+        problem_of(_start_authentication(pk_http, subject="nobody"), 404, "passkey-not-found")
 
     def test_a_replayed_assertion_is_not_valid(
         self, pk_http: FlaskClient, device: Authenticator
@@ -329,7 +324,7 @@ class TestAuthentication:
         started = _start_authentication(pk_http, subject=SUBJECT).get_json()
         assertion = device.get(started["options"])
         assert 200 == _verify_authentication(pk_http, started["id"], assertion).status_code
-        _problem(
+        problem_of(
             _verify_authentication(pk_http, started["id"], assertion), 404, "challenge-not-found"
         )
 
@@ -341,7 +336,7 @@ class TestAuthentication:
         started = _start_authentication(pk_http, subject=SUBJECT).get_json()
         assertion = device.get(started["options"])
         clock.advance(301)
-        _problem(
+        problem_of(
             _verify_authentication(pk_http, started["id"], assertion), 404, "challenge-not-found"
         )
 
@@ -418,7 +413,7 @@ class TestAuthentication:
             assert not _verify_authentication(pk_http, started["id"], forged).get_json()["valid"]
         started = _start_authentication(pk_http, subject=SUBJECT).get_json()
         response = _verify_authentication(pk_http, started["id"], device.get(started["options"]))
-        body = _problem(response, 429, "max-attempts-reached")
+        body = problem_of(response, 429, "max-attempts-reached")
         assert body["locked_until"].endswith("Z")
         assert int(response.headers["Retry-After"]) > 0
 
@@ -468,7 +463,7 @@ class TestListAndDelete:
             pk_http, started["id"], device.get(started["options"])
         ).get_json()
         assert {"valid": False, "reason": "unknown_credential"}.items() <= body.items()
-        _problem(
+        problem_of(
             pk_http.delete(f"{BASE}/{passkey['id']}", headers=auth()), 404, "passkey-not-found"
         )
         assert [] == pk_http.get(f"{BASE}?subject={SUBJECT}", headers=auth()).get_json()["passkeys"]
@@ -478,7 +473,7 @@ class TestListAndDelete:
     ) -> None:
         """404 for globex; acme's passkey stays."""
         passkey = _register(pk_http, device)
-        _problem(
+        problem_of(
             pk_http.delete(f"{BASE}/{passkey['id']}", headers=auth("globex")),
             404,
             "passkey-not-found",
@@ -490,7 +485,7 @@ class TestListAndDelete:
     @pytest.mark.parametrize("query", ["", "?subject=", "?subject=a%0Ab"])
     def test_a_list_needs_a_subject(self, pk_http: FlaskClient, query: str) -> None:
         """422 without a valid subject."""
-        _problem(pk_http.get(f"{BASE}{query}", headers=auth()), 422, "validation-error")
+        problem_of(pk_http.get(f"{BASE}{query}", headers=auth()), 422, "validation-error")
 
 
 class TestFailClosed:
@@ -499,4 +494,4 @@ class TestFailClosed:
         response = down_http.post(
             f"{BASE}/registrations", json={"subject": SUBJECT}, headers=auth()
         )
-        _problem(response, 503, "store-unavailable")
+        problem_of(response, 503, "store-unavailable")

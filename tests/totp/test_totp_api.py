@@ -15,20 +15,11 @@ from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.totp.store import TotpStore
 from otp_service.web.problems import PROBLEMS
 from otp_service.web.schemas import iso_timestamp
-from tests.support import NAME_KEY, FakeClock, auth
+from tests.support import NAME_KEY, FakeClock, auth, problem_of
 from tests.totp.totp_support import SUBJECT, code_at, wrong_code
 
 FACTORS = "/v1/totp/factors"
 CHECKS = "/v1/totp/checks"
-
-
-def _problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert (status, "application/problem+json") == (response.status_code, response.mimetype), (
-        response.get_data(as_text=True)
-    )
-    body: dict[str, Any] = response.get_json()
-    assert f"/problems/{slug}" == body["type"]
-    return body
 
 
 def _enrol(http: FlaskClient, client: str = "acme", **body: Any) -> dict[str, Any]:
@@ -79,7 +70,7 @@ class TestEnrol:
         """A subject with a verified factor cannot enrol again: 409 factor-exists."""
         _verified(http, clock)
         response = http.post(FACTORS, json={"subject": SUBJECT}, headers=auth())
-        _problem(response, 409, "factor-exists")
+        problem_of(response, 409, "factor-exists")
 
     @pytest.mark.parametrize(
         "body",
@@ -96,12 +87,12 @@ class TestEnrol:
     )
     def test_bad_enrolments_are_422(self, http: FlaskClient, body: dict[str, Any]) -> None:
         """Missing or malformed fields answer 422 validation-error."""
-        _problem(http.post(FACTORS, json=body, headers=auth()), 422, "validation-error")
+        problem_of(http.post(FACTORS, json=body, headers=auth()), 422, "validation-error")
 
     def test_a_key_without_the_totp_scope_is_403(self, http: FlaskClient) -> None:
         """Every TOTP route needs the totp scope."""
         response = http.post(FACTORS, json={"subject": SUBJECT}, headers=auth("starter"))
-        _problem(response, 403, "forbidden")
+        problem_of(response, 403, "forbidden")
 
 
 class TestActivate:
@@ -118,30 +109,30 @@ class TestActivate:
         enrolment = _enrol(http)
         response = _activate(http, enrolment["id"], wrong_code(enrolment["secret"], clock.ms))
         assert ["code"] == [
-            e["field"] for e in _problem(response, 422, "validation-error")["errors"]
+            e["field"] for e in problem_of(response, 422, "validation-error")["errors"]
         ]
 
     @pytest.mark.parametrize("code", ["12345", "12ab56", "1234567", "١٢٣٤٥٦"])
     def test_a_malformed_code_is_422(self, http: FlaskClient, code: str) -> None:
         """Not 6 or 8 ASCII digits: 422."""
         enrolment = _enrol(http)
-        _problem(_activate(http, enrolment["id"], code), 422, "validation-error")
+        problem_of(_activate(http, enrolment["id"], code), 422, "validation-error")
 
     def test_an_eight_digit_code_for_a_six_digit_factor_is_422(self, http: FlaskClient) -> None:
         """The code must have the factor's length."""
         enrolment = _enrol(http)
-        _problem(_activate(http, enrolment["id"], "12345678"), 422, "validation-error")
+        problem_of(_activate(http, enrolment["id"], "12345678"), 422, "validation-error")
 
     @pytest.mark.parametrize("factor_id", ["tf_" + "0" * 32, "nope", "vf_" + "0" * 32])
     def test_an_unknown_factor_is_404(self, http: FlaskClient, factor_id: str) -> None:
         """Unknown or malformed ids: 404 factor-not-found."""
-        _problem(_activate(http, factor_id, "123456"), 404, "factor-not-found")
+        problem_of(_activate(http, factor_id, "123456"), 404, "factor-not-found")
 
     def test_another_clients_factor_is_404(self, http: FlaskClient, clock: FakeClock) -> None:
         """A client cannot activate another client's factor."""
         enrolment = _enrol(http)
         code = code_at(enrolment["secret"], clock.ms)
-        _problem(_activate(http, enrolment["id"], code, "globex"), 404, "factor-not-found")
+        problem_of(_activate(http, enrolment["id"], code, "globex"), 404, "factor-not-found")
 
     def test_repeated_wrong_codes_are_429(self, http: FlaskClient, clock: FakeClock) -> None:
         """Five wrong codes, then 429 with Retry-After and locked_until (the first step, 1 min)."""
@@ -150,7 +141,7 @@ class TestActivate:
         for _ in range(5):
             _activate(http, enrolment["id"], wrong)
         response = _activate(http, enrolment["id"], wrong)
-        _problem(response, 429, "max-attempts-reached")
+        problem_of(response, 429, "max-attempts-reached")
         assert "60" == response.headers["Retry-After"]
         assert iso_timestamp(clock.ms + 60_000) == response.get_json()["locked_until"]
 
@@ -176,14 +167,16 @@ class TestChecks:
 
     def test_a_subject_without_a_verified_factor_is_404(self, http: FlaskClient) -> None:
         """No factor, or only an unverified one: 404."""
-        _problem(_check(http, "123456", subject="nobody"), 404, "factor-not-found")
+        problem_of(_check(http, "123456", subject="nobody"), 404, "factor-not-found")
         _enrol(http)
-        _problem(_check(http, "123456"), 404, "factor-not-found")
+        problem_of(_check(http, "123456"), 404, "factor-not-found")
 
     def test_another_clients_subject_is_404(self, http: FlaskClient, clock: FakeClock) -> None:
         """The same subject id under another client has no factor."""
         secret = _verified(http, clock)["secret"]
-        _problem(_check(http, code_at(secret, clock.ms), client="globex"), 404, "factor-not-found")
+        problem_of(
+            _check(http, code_at(secret, clock.ms), client="globex"), 404, "factor-not-found"
+        )
 
     def test_throttling_trips_and_recovers(self, http: FlaskClient, clock: FakeClock) -> None:
         """Five failures, then 429 with Retry-After; a minute later the right code passes."""
@@ -191,7 +184,7 @@ class TestChecks:
         for _ in range(5):
             _check(http, wrong_code(secret, clock.ms))
         response = _check(http, code_at(secret, clock.ms))
-        _problem(response, 429, "max-attempts-reached")
+        problem_of(response, 429, "max-attempts-reached")
         assert "60" == response.headers["Retry-After"]
         clock.advance(60)
         assert {"valid": True} == _check(http, code_at(secret, clock.ms)).get_json()
@@ -200,7 +193,7 @@ class TestChecks:
     def test_a_malformed_code_is_422(self, http: FlaskClient, clock: FakeClock, code: str) -> None:
         """Neither a 6/8-digit code nor a backup code: 422."""
         _verified(http, clock)
-        _problem(_check(http, code), 422, "validation-error")
+        problem_of(_check(http, code), 422, "validation-error")
 
 
 class TestDeleteAndBackupCodes:
@@ -209,7 +202,7 @@ class TestDeleteAndBackupCodes:
         enrolment = _verified(http, clock)
         response = http.delete(f"{FACTORS}/{enrolment['id']}", headers=auth())
         assert (204, b"") == (response.status_code, response.data)
-        _problem(_check(http, code_at(enrolment["secret"], clock.ms)), 404, "factor-not-found")
+        problem_of(_check(http, code_at(enrolment["secret"], clock.ms)), 404, "factor-not-found")
 
     def test_deleting_an_unknown_or_foreign_factor_is_404(
         self, http: FlaskClient, clock: FakeClock
@@ -218,7 +211,7 @@ class TestDeleteAndBackupCodes:
         enrolment = _verified(http, clock)
         for factor_id, client in (("tf_" + "0" * 32, "acme"), (enrolment["id"], "globex")):
             response = http.delete(f"{FACTORS}/{factor_id}", headers=auth(client))
-            _problem(response, 404, "factor-not-found")
+            problem_of(response, 404, "factor-not-found")
 
     def test_backup_codes_are_201_and_work_once_in_checks(
         self, http: FlaskClient, clock: FakeClock
@@ -239,7 +232,7 @@ class TestDeleteAndBackupCodes:
         """Only a verified factor gets backup codes."""
         factor_id = _enrol(http)["id"]
         response = http.post(f"{FACTORS}/{factor_id}/backup-codes", headers=auth())
-        _problem(response, 404, "factor-not-found")
+        problem_of(response, 404, "factor-not-found")
 
 
 class TestReadiness:
