@@ -1,5 +1,6 @@
-// The passkeys walk-through of the try-it page: /v1/passkeys with the browser's WebAuthn JSON
-// helpers (parse...OptionsFromJSON, toJSON), and sign-in from the field's autofill.
+// The passkeys walk-through of the try-it page: /v1/passkeys (through TryPage.callApi, with the
+// key in the form) and the browser's WebAuthn JSON helpers (parse...OptionsFromJSON, toJSON),
+// and sign-in from the field's autofill.
 const PasskeyWalkthrough = (() => {
   const $ = (id) => document.getElementById(id);
   const REASONS = {
@@ -25,21 +26,6 @@ const PasskeyWalkthrough = (() => {
     }));
   }
 
-  async function post(path, body) {
-    const response = await fetch(path, {
-      method: "POST",
-      headers: {
-        "Authorization": "Bearer " + $("api-key").value.trim(),
-        "Content-Type": "application/json",
-        "Accept": "application/json, application/problem+json",
-      },
-      body: JSON.stringify(body),
-    });
-    let data = {};
-    try { data = await response.json(); } catch (error) { data = {}; }
-    return { status: response.status, data };
-  }
-
   function problem(status, data) {
     say("bad", "Not done", data.detail || data.title || "The request failed.",
         "The API answered " + status + " (" + (data.type || "no problem type") + ").");
@@ -54,11 +40,11 @@ const PasskeyWalkthrough = (() => {
     }
     stopAutofill();
     try {
-      const started = await post("/v1/passkeys/registrations", { subject });
+      const started = await TryPage.callApi("/v1/passkeys/registrations", { subject });
       if (started.status !== 201) return problem(started.status, started.data);
       const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(started.data.options);
       const credential = await navigator.credentials.create({ publicKey });
-      const verified = await post("/v1/passkeys/registrations/" + started.data.id + "/verify",
+      const verified = await TryPage.callApi("/v1/passkeys/registrations/" + started.data.id + "/verify",
                                   { credential: credential.toJSON() });
       if (verified.status !== 201) return problem(verified.status, verified.data);
       say("ok", "Passkey registered", "A passkey for " + verified.data.subject + " is kept as "
@@ -70,7 +56,7 @@ const PasskeyWalkthrough = (() => {
   }
 
   async function finish(started, credential, how) {
-    const verified = await post("/v1/passkeys/authentications/" + started.data.id + "/verify",
+    const verified = await TryPage.callApi("/v1/passkeys/authentications/" + started.data.id + "/verify",
                                 { credential: credential.toJSON() });
     if (verified.status !== 200) return problem(verified.status, verified.data);
     if (verified.data.valid) {
@@ -86,7 +72,7 @@ const PasskeyWalkthrough = (() => {
     const subject = $("passkey-subject").value.trim();
     stopAutofill();
     try {
-      const started = await post("/v1/passkeys/authentications", subject ? { subject } : {});
+      const started = await TryPage.callApi("/v1/passkeys/authentications", subject ? { subject } : {});
       if (started.status !== 201) return problem(started.status, started.data);
       const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.data.options);
       const credential = await navigator.credentials.get({ publicKey });
@@ -113,7 +99,7 @@ const PasskeyWalkthrough = (() => {
           || !(await PublicKeyCredential.isConditionalMediationAvailable())) {
         throw new Error("no autofill of passkeys here");
       }
-      const started = await post("/v1/passkeys/authentications", {});
+      const started = await TryPage.callApi("/v1/passkeys/authentications", {});
       if (started.status !== 201 || controller.signal.aborted) throw new Error("not started");
       const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.data.options);
       const credential = await navigator.credentials.get(

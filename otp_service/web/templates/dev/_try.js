@@ -269,5 +269,5 @@ const TryPage = (() => {
     refreshOutbox = DevOutbox.start($("outbox"), { intervalMs: options.pollIntervalMs, headingLevel: 3 });
   }
 
-  return { start };
+  return { start, callApi };
 })();
