@@ -82,20 +82,24 @@ def _serve_dev(host: str, port: int, environ: dict[str, str], key: str, *, embed
     app = _create_dev_app(environ)
     if app is None:
         return 1
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
     from otp_service.worker import start_worker
 
     redis_label = "embedded, " + environ["OTP_REDIS_URL"] if embedded else "OTP_REDIS_URL"
     browser = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0") else host  # noqa: S104
     names = {"host": host, "browser_host": browser, "port": port, "key": key, "redis": redis_label}
-    print(DEV_BANNER.format(**names), flush=True)
+    # Bound before the banner: the curl lines it prints work the moment they are on screen.
+    # A taken port: werkzeug prints which and exits 1; run_dev's finally stops Redis.
+    server = make_server(host, port, app, threaded=True)
     services = cast("Services", app.extensions["otp_service"])
     # The background jobs (webhooks, fallback timers) run in this process, beside the server.
     worker = start_worker(services, DEV_WORKER_THREADS) if services.jobs is not None else None
+    print(DEV_BANNER.format(**names), flush=True)
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        server.serve_forever()
     finally:
+        server.server_close()
         if worker is not None:
             worker.stop()
     return 0

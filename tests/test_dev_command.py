@@ -50,6 +50,7 @@ def test_dev_walkthrough_then_ctrl_c_stops_the_embedded_redis(tmp_path: Path) ->
         try:
             key = _wait_for(log, r"Dev API key \(all scopes\):\s+(\S+)", process).group(1)
             redis_port = int(_wait_for(log, r"redis://127\.0\.0\.1:(\d+)/0", process).group(1))
+            assert _answers(port)  # the banner's curl lines work as soon as they are printed
             base = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Bearer {key}"}
             started = requests.post(
@@ -78,3 +79,24 @@ def test_dev_walkthrough_then_ctrl_c_stops_the_embedded_redis(tmp_path: Path) ->
                 process.kill()
                 process.wait()
     assert not _answers(redis_port)
+
+
+def test_dev_on_a_taken_port_says_which_and_exits_1(tmp_path: Path) -> None:
+    """A port already in use: one clear line and exit 1, no traceback, no banner."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTP_")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(
+            [sys.executable, "-m", "otp_service.cli", "dev", "--port", str(port)],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert 1 == finished.returncode, finished.stderr
+    assert f"Port {port} is in use" in finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert "Dev API key" not in finished.stdout
