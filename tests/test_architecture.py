@@ -34,7 +34,16 @@ OWNERS = {
     "urllib3": ("webhooks/transport.py",),
 }
 #: The capabilities: each is one package, and others reach it only through what it exports.
-CAPABILITIES = ("verify", "totp", "passkeys", "abuse", "delivery", "insights", "webhooks")
+CAPABILITIES = (
+    "verify",
+    "totp",
+    "passkeys",
+    "abuse",
+    "fraud",
+    "delivery",
+    "insights",
+    "webhooks",
+)
 #: The shared packages below the capabilities, and the packages each may import.
 LOWER = {"core": {"core"}, "storage": {"core", "storage"}, "jobs": {"core", "storage", "jobs"}}
 #: Where the parts are composed: they may reach into any package.

@@ -36,6 +36,9 @@ class _PolicyModel(pydantic.BaseModel):
     destination_failures: str | None = None
     sms_allowed_countries: list[Annotated[str, pydantic.Field(pattern=r"^[A-Z]{2}$")]] | None = None
     trust_context_ip: bool | None = None
+    fraud_allowance: int | None = pydantic.Field(None, ge=1, le=100_000)
+    fraud_ratio: float | None = pydantic.Field(None, gt=0, le=1)
+    fraud_block_seconds: int | None = pydantic.Field(None, ge=60, le=30 * 86_400)
 
     @pydantic.field_validator(
         "destination_sends", "client_starts", "ip_starts", "destination_failures"

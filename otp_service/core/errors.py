@@ -111,6 +111,15 @@ class RateLimited(OTPError):
         self.limit = limit
 
 
+class SuspectedFraud(OTPError):
+    """The pumping guard blocks the number's prefix (a country or an E.164 prefix) until then."""
+
+    def __init__(self, prefix: str, until_ms: int, detail: str = "") -> None:
+        super().__init__(detail)
+        self.prefix = prefix
+        self.until_ms = until_ms
+
+
 class IdempotencyKeyReused(OTPError):
     """An ``Idempotency-Key`` already used with a different body (422)."""
 

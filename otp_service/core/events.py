@@ -33,6 +33,8 @@ class EventKind(enum.StrEnum):
     TOTP = "totp"  # outcome: enrolled | activated | valid | invalid | replayed | deleted
     LOCK_APPLIED = "lock.applied"  # outcome: destination (too many failures: checks refused)
     LOCK_CLEARED = "lock.cleared"  # an admin cleared a factor's or a destination's lockout
+    #: outcome: blocked | monitored | refused | unblocked; prefix, country, until, the figures
+    FRAUD_GUARD = "fraud_guard"
     PASSKEY_REGISTERED = "passkey.registered"  # passkey_id, device_type, backed_up
     PASSKEY = (
         "passkey"  # outcome: valid | invalid | counter_regression | locked | deleted | rejected

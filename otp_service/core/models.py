@@ -83,6 +83,11 @@ class Policy:
     #: Whether ``context.ip`` (``DeviceIp``) is believed; None: when the key can do more than
     #: start (a server's key, not a mobile app's).
     trust_context_ip: bool | None = None
+    #: The pumping guard (docs/fraud.md): unverified sends any prefix may have, the share of its
+    #: expected conversion below which it is suspect, and how long a block lasts.
+    fraud_allowance: int = 15
+    fraud_ratio: float = 0.5
+    fraud_block_seconds: int = 43_200
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.InvalidSignature: (403, "invalid-signature", "The request signature is not valid"),
     errors.ChannelNotAllowed: (403, "channel-not-allowed", "This channel is not allowed"),
     errors.CountryNotAllowed: (403, "country-not-allowed", "SMS to this country is not allowed"),
+    errors.SuspectedFraud: (403, "suspected-fraud", "Sends to this number range are suspended"),
     errors.VerificationNotFound: (404, "verification-not-found", "No such verification"),
     errors.FactorNotFound: (404, "factor-not-found", "No such TOTP factor"),
     errors.FactorExists: (409, "factor-exists", "The subject already has a verified factor"),
@@ -114,6 +115,8 @@ def _extensions(error: errors.OTPError) -> dict[str, Any]:
         return extra
     if isinstance(error, errors.RateLimited):
         return {"retry_after": error.retry_after_seconds, "limit": error.limit}
+    if isinstance(error, errors.SuspectedFraud):
+        return {"prefix": error.prefix, "blocked_until": iso_timestamp(error.until_ms)}
     retry_after = getattr(error, "retry_after_seconds", None)
     return {"retry_after": retry_after} if retry_after is not None else {}
 

@@ -64,6 +64,7 @@ TWILIO_ERRORS: Final[dict[type[errors.OTPError], tuple[int, int, str]]] = {
     errors.Forbidden: (403, 20403, "Forbidden"),
     errors.InvalidSignature: (403, 20403, "Forbidden"),
     errors.CountryNotAllowed: (403, 60605, "Verification delivery attempt blocked"),
+    errors.SuspectedFraud: (403, 60410, "Verification delivery attempt blocked"),
     errors.VerificationNotFound: (404, 20404, "The requested resource was not found"),
     errors.TooManyAttempts: (429, 60202, "Max check attempts reached"),
     errors.MaxSendsReached: (429, 60203, "Max send attempts reached"),
