@@ -20,6 +20,7 @@ from otp_service.core.ip_addresses import Network, is_in, parse_networks
 from otp_service.core.models import Channel, Clock, SystemClock, key_name_key
 from otp_service.delivery import Sender
 from otp_service.delivery.build import build_senders
+from otp_service.fraud import FraudGuard, FraudMode, FraudStore
 from otp_service.insights import Insights, InsightsRecorder, InsightsStore, Retention
 from otp_service.ops.audit import AuditTrail
 from otp_service.ops.logs import configure_logging
@@ -94,6 +95,19 @@ def build_services(
         clock = ServerClock(store, clock)
     events = FanOut([_audit_trail(settings, store)])
     jobs = build_job_queue(settings)
+    fraud = FraudGuard(
+        FraudStore(
+            store.client,
+            settings.redis_prefix,
+            store.durability,
+            name_key=key_name_key(settings.pepper),
+            server_time=store.server_time,
+        ),
+        FraudMode(settings.fraud_guard),
+        settings.fraud_safe_list,
+        events,
+        clock,
+    )
     guard = AbuseGuard(
         lambda: limits_storage(
             settings.redis_url,
@@ -114,11 +128,13 @@ def build_services(
         ),
         lockout_schedule=settings.lockout_schedule,
         name_key=key_name_key(settings.pepper),
+        fraud=fraud,
     )
     return Services(
         settings=settings,
         store=store,
         abuse=guard,
+        fraud=fraud,
         outbox=outbox,
         hasher=hasher,
         senders=senders,

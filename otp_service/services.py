@@ -13,6 +13,7 @@ from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
 from otp_service.core.models import Channel, Client
 from otp_service.delivery import Sender
+from otp_service.fraud import FraudGuard
 from otp_service.insights import Insights
 from otp_service.jobs import JobQueue
 from otp_service.outbound import Outbound
@@ -31,6 +32,7 @@ class Services:
     settings: Settings
     store: RedisStore
     abuse: AbuseGuard
+    fraud: FraudGuard
     outbox: DevOutbox
     hasher: CodeHasher
     senders: Mapping[Channel, Sender]

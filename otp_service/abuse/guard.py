@@ -37,6 +37,7 @@ from otp_service.core.models import (
     Client,
     destination_digest,
 )
+from otp_service.fraud import FraudGuard
 
 logger = logging.getLogger("otp_service.abuse.guard")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
@@ -73,6 +74,7 @@ class AbuseGuard:
         sms_country_limits: per-country overrides of that cap (ISO code → spec).
         max_consecutive_failures: failed checks in a row per destination before it is locked.
         name_key: the secret destinations are hashed under in key names (``key_name_key``).
+        fraud: the adaptive pumping guard, asked about every SMS, WhatsApp message and call.
     """
 
     def __init__(
@@ -86,7 +88,9 @@ class AbuseGuard:
         lockouts: DestinationLockouts,
         lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE,
         name_key: bytes,
+        fraud: FraudGuard | None = None,
     ) -> None:
+        self._fraud = fraud
         self._make_storage = storage
         self._lockouts = lockouts
         self._lockout_schedule = lockout_schedule
@@ -184,10 +188,12 @@ class AbuseGuard:
 
     def admit_send(self, client: Client, channel: Channel, to: str, country: str | None) -> None:
         """
-        Count one message to ``to``: per destination, and per SMS country (the pumping guard).
+        Count one message to ``to``: per destination, per SMS country (a static cap), and by
+        the pumping guard (last: a send another limit refused is not counted there).
 
         Raises:
-            RateLimited: a limit tripped. StoreUnavailable: Redis failed.
+            RateLimited: a limit tripped. SuspectedFraud: the pumping guard blocks the number's
+            prefix. StoreUnavailable: Redis failed.
         """
         digest = destination_digest(to, self._name_key)
         self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
@@ -200,6 +206,13 @@ class AbuseGuard:
                     "SMS pumping guard tripped", extra={"country": country, "client": client.name}
                 )
                 raise
+        if self._fraud is not None:
+            self._fraud.admit(client, channel, to)
+
+    def record_approval(self, channel: Channel, to: str) -> None:
+        """Tell the pumping guard a code sent to ``to`` was used (never raises)."""
+        if self._fraud is not None:
+            self._fraud.record_approval(channel, to)
 
     def admit_checks(self, client: Client, to: str) -> int:
         """

@@ -31,6 +31,7 @@ _T = TypeVar("_T")
 MIN_PEPPER_BYTES: Final = 32
 _DURATION: Final = re.compile(r"([0-9]{1,7})([smhd])")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+_E164_PREFIX: Final = re.compile(r"\+[1-9][0-9]{0,14}")
 TOTP_KEY_BYTES: Final = 32
 
 
@@ -95,6 +96,17 @@ class EnvironmentReader:
         if unknown:
             self.problems.append(f"OTP_{name.upper()} has unknown ISO codes: {', '.join(unknown)}")
         return codes
+
+    def safe_list(self, name: str) -> tuple[str, ...]:
+        """Comma-separated E.164 numbers or prefixes (``+4477009``)."""
+        found = tuple(e.strip() for e in (self.raw(name) or "").split(",") if e.strip())
+        bad = [entry for entry in found if not _E164_PREFIX.fullmatch(entry)]
+        if bad:
+            self.problems.append(
+                f"OTP_{name.upper()} must be E.164 numbers or prefixes like +4477009 "
+                f"(got {', '.join(map(repr, bad))})"
+            )
+        return tuple(entry for entry in found if entry not in bad)
 
     def origins(self, name: str) -> tuple[str, ...]:
         """Comma-separated web origins (``scheme://host[:port]``, no path), as given."""

@@ -98,6 +98,10 @@ class Settings:
     sms_allowed_countries: frozenset[str] = frozenset()
     sms_country_limit: str = "200/hour"
     sms_country_limits: tuple[tuple[str, str], ...] = ()
+    #: The pumping guard: off | monitor | block (from the environment: block in production,
+    #: monitor in development), and the numbers and E.164 prefixes it never counts or refuses.
+    fraud_guard: str = "off"
+    fraud_safe_list: tuple[str, ...] = ()
     trusted_proxies: int = 0
     #: Peers whose X-Forwarded-For is believed (with trusted_proxies > 0), as CIDR blocks.
     trusted_proxy_cidrs: tuple[str, ...] = DEFAULT_TRUSTED_PROXY_CIDRS
@@ -256,6 +260,10 @@ def _read(reader: EnvironmentReader) -> Settings:
     ).lower()
     values["webauthn_rp_name"] = reader.raw("webauthn_rp_name") or values["brand_name"]
     values["webauthn_origins"] = reader.origins("webauthn_origins")
+    values["fraud_guard"] = reader.choice(
+        "fraud_guard", "monitor" if dev else "block", ("off", "monitor", "block")
+    )
+    values["fraud_safe_list"] = reader.safe_list("fraud_safe_list")
     values.update(reader.jobs_settings(dev))
     settings = Settings(**values)
     settings = Settings(**{**values, "api_keys": reader.clients(settings.default_policy)})

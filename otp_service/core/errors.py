@@ -120,6 +120,10 @@ class SuspectedFraud(OTPError):
         self.until_ms = until_ms
 
 
+class FraudBlockNotFound(OTPError):
+    """The pumping guard has no active block of this prefix (404)."""
+
+
 class IdempotencyKeyReused(OTPError):
     """An ``Idempotency-Key`` already used with a different body (422)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from otp_service.fraud.guard import FraudGuard, thresholds_of
 from otp_service.fraud.models import Block, Decision, Figures, FraudMode, Thresholds
-from otp_service.fraud.prefixes import NumberPrefixes, number_prefixes
+from otp_service.fraud.prefixes import NumberPrefixes, calling_code_of, number_prefixes
 from otp_service.fraud.store import FraudStore
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "FraudStore",
     "NumberPrefixes",
     "Thresholds",
+    "calling_code_of",
     "number_prefixes",
     "thresholds_of",
 ]

@@ -7,10 +7,8 @@ predicts is blocked for a while (docs/fraud.md has the formula). Email is never 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Final
 
 from otp_service.core.errors import StoreUnavailable, SuspectedFraud
 from otp_service.core.events import Event, EventKind, EventSink
@@ -20,7 +18,6 @@ from otp_service.fraud.prefixes import number_prefixes
 from otp_service.fraud.store import FraudStore
 
 log = logging.getLogger(__name__)
-SAFE_ENTRY: Final = re.compile(r"^\+[1-9][0-9]{0,14}$")
 
 
 def thresholds_of(policy: Policy) -> Thresholds:
@@ -116,7 +113,12 @@ class FraudGuard:
         """
         block = self._store.unblock(prefix)
         if block is not None:
-            detail = {"prefix": block.prefix, "mode": block.mode, "until": _iso(block.until_ms)}
+            detail = {
+                "prefix": block.prefix,
+                "country": block.country,
+                "mode": block.mode,
+                "until": _iso(block.until_ms),
+            }
             self._events.record(
                 Event(EventKind.FRAUD_GUARD, client.name, outcome="unblocked", detail=detail)
             )

@@ -76,6 +76,7 @@ class Block:
     """An active block of ``prefix`` (a country or an E.164 prefix), as the admin API lists it."""
 
     prefix: str
+    country: str
     mode: str
     since_ms: int
     until_ms: int

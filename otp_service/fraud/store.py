@@ -42,17 +42,13 @@ def _record(reply: Any) -> list[str]:
     return [str(item) for item in reply]
 
 
+_FIGURES: Final = ("sends", "approvals", "expected", "excess", "threshold")
+
+
 def _block(fields: dict[str, str]) -> Block:
-    figures = Figures(
-        fields["window"],
-        *(
-            float(fields[name])
-            for name in ("sends", "approvals", "expected", "excess", "threshold")
-        ),
-    )
-    return Block(
-        fields["level"], fields["mode"], int(fields["since"]), int(fields["until"]), figures
-    )
+    figures = Figures(fields["window"], *(float(fields[name]) for name in _FIGURES))
+    since, until = int(fields["since"]), int(fields["until"])
+    return Block(fields["level"], fields["country"], fields["mode"], since, until, figures)
 
 
 class FraudStore(ScriptStore):
@@ -140,8 +136,8 @@ class FraudStore(ScriptStore):
         code = calling_code_of(level)
         if code is None:
             return None
-        key = self._key(code, "b", level)
-        record = hash_fields(self._run("fraud_unblock", [key], [], _record))
+        keys = [self._key(code, "b", level), self._key(code, "n", level)]
+        record = hash_fields(self._run("fraud_unblock", keys, [], _record))
         with guard():
             self.client.zrem(self._index, f"{code}|{level}")
         return _block(record) if record else None

@@ -134,6 +134,12 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.fraud_decisions = Counter(
+            "otp_fraud_guard_decisions",
+            "Pumping guard decisions (blocked, monitored, refused, unblocked), by country.",
+            ["country", "decision"],
+            registry=registry,
+        )
         self.locks_applied = Counter(
             "otp_locks_applied",
             "Lockouts applied, by what was locked (destination).",
@@ -199,6 +205,8 @@ class Metrics:
                 self.totp.labels(event.outcome or UNKNOWN).inc()
             case EventKind.PASSKEY | EventKind.PASSKEY_REGISTERED:
                 self.passkeys.labels(event.outcome or UNKNOWN).inc()
+            case EventKind.FRAUD_GUARD:
+                self.fraud_decisions.labels(_country(event), event.outcome or UNKNOWN).inc()
             case EventKind.EXPIRED:
                 self.expired.labels(channel).inc()
             case EventKind.LOCK_APPLIED:

@@ -138,9 +138,13 @@ class Checks:
             **send_facts(reservation.to, reservation.sends, reservation.sent_ms),
         )
         had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
-        if self._guard is not None and had_failures:
-            # Only after failures is there a run to end: a clean approval stays at 2 round trips.
-            self._guard.record_success(client, reservation.to)
+        if self._guard is not None:
+            # A code that reached a person: the pumping guard's figure of conversion (phones).
+            if reservation.channel:
+                self._guard.record_approval(Channel(reservation.channel), reservation.to)
+            if had_failures:
+                # Only after failures is there a run of them to end.
+                self._guard.record_success(client, reservation.to)
         return CheckResult(verification_id, Status.APPROVED, True, remaining)
 
     def check_destination(

@@ -10,6 +10,7 @@ from flask import Flask
 from otp_service.services import Services
 from otp_service.web import api_docs, health, requests, webhooks
 from otp_service.web.context import EXTENSION_KEY
+from otp_service.web.fraud import routes as fraud
 from otp_service.web.insights import routes as insights
 from otp_service.web.load_shedding import register_load_shedding
 from otp_service.web.locks import routes as locks
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask, services_: Services) -> None:
     app.register_blueprint(totp.blueprint)
     app.register_blueprint(passkeys.blueprint)
     app.register_blueprint(locks.blueprint)
+    app.register_blueprint(fraud.blueprint)
     app.register_blueprint(insights.blueprint)
     # Always there: it answers 403 to anything not signed by Twilio for our public URL.
     app.register_blueprint(webhooks.blueprint)

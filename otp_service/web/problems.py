@@ -33,6 +33,7 @@ PROBLEMS: Final[dict[type[errors.OTPError], tuple[int, str, str]]] = {
     errors.FactorNotFound: (404, "factor-not-found", "No such TOTP factor"),
     errors.FactorExists: (409, "factor-exists", "The subject already has a verified factor"),
     errors.PasskeyNotFound: (404, "passkey-not-found", "No such passkey"),
+    errors.FraudBlockNotFound: (404, "fraud-block-not-found", "No such block"),
     errors.ChallengeNotFound: (404, "challenge-not-found", "No such passkey ceremony"),
     errors.PasskeyExists: (409, "passkey-exists", "This credential is already registered"),
     errors.PasskeyRejected: (422, "passkey-rejected", "The passkey response is not valid"),

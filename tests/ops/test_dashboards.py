@@ -23,14 +23,6 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "otp-service.rules.yml"
 RULE_TESTS = DEPLOY / "prometheus" / "otp-service.rules.test.yml"
 DASHBOARD = DEPLOY / "grafana" / "otp-service.json"
-#: Metrics the dashboard and the rules already use, added by work in progress beside this one
-#: (the fraud guard's decisions). Drop each name once it
-#: is served: test_pending_metrics_are_not_served_yet says when.
-PENDING = frozenset(
-    {
-        "otp_fraud_guard_decisions_total",
-    }
-)
 #: Our metric names in a query; recorded series (``country:otp_...:ratio1h``) are not metrics.
 _METRIC = re.compile(r"(?<![\w:])otp_[a-z0-9_]+(?![\w:])")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -113,13 +105,7 @@ def test_every_metric_used_is_served(http: FlaskClient) -> None:
     """Every metric the dashboard or the rules read is in a running instance's ``/metrics``."""
     used = set().union(*map(metric_names, [*_dashboard_queries(), *_rule_queries()]))
     served = served_names(http.get("/metrics").get_data(as_text=True))
-    assert set() == used - served - PENDING
-
-
-def test_pending_metrics_are_not_served_yet(http: FlaskClient) -> None:
-    """Once a pending metric is served, it leaves ``PENDING`` (and is checked like the rest)."""
-    served = served_names(http.get("/metrics").get_data(as_text=True))
-    assert set() == PENDING & served
+    assert set() == used - served
 
 
 class TestNameFinding:

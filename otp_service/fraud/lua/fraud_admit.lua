@@ -53,10 +53,10 @@ for i = 1, n do
   counts[i] = c
 end
 
-local function save(uncount)
+local COUNTS = {'s1', 'a1', 's24', 'a24', 's7', 'a7', 'r'}
+local function save()
   for i = 1, n do
     local c = counts[i]
-    for _, field in ipairs(uncount) do c[field] = c[field] - 1 end
     redis.call('HSET', KEYS[i], 't', now, 's1', c.s1, 'a1', c.a1, 's24', c.s24, 'a24', c.a24,
       's7', c.s7, 'a7', c.a7, 'r', c.r)
     redis.call('PEXPIRE', KEYS[i], keep_ms)
@@ -64,7 +64,7 @@ local function save(uncount)
 end
 
 if approval then
-  save({})
+  save()
   return {'approved'}
 end
 
@@ -104,7 +104,7 @@ for i = n, 1, -1 do
       for j = 2, 6 do f[j - 1] = string.format('%.4f', figures[j]) end
       redis.call('DEL', KEYS[n + i])
       redis.call('HSET', KEYS[n + i], 'until', until_ms, 'mode', mode, 'since', now,
-        'level', ARGV[9 + i], 'window', figures[1], 'sends', f[1], 'approvals', f[2],
+        'level', ARGV[9 + i], 'country', ARGV[10], 'window', figures[1], 'sends', f[1], 'approvals', f[2],
         'expected', f[3], 'excess', f[4], 'threshold', f[5])
       redis.call('PEXPIRE', KEYS[n + i], block_ms)
       decision = {mode == 'block' and 'blocked' or 'monitored', ARGV[9 + i], tostring(until_ms),
@@ -114,5 +114,23 @@ for i = n, 1, -1 do
   end
 end
 
-save(decision[1] == 'blocked' and {'s1', 's24', 's7', 'r'} or {})
+if decision[1] == 'blocked' then  -- refused: not counted after all
+  for j = 1, n do
+    for _, field in ipairs({'s1', 's24', 's7', 'r'}) do counts[j][field] = counts[j][field] - 1 end
+  end
+end
+if decision[1] ~= 'allowed' then
+  -- The new block explains its level's counts: take them out of the broader levels, so a
+  -- country does not inherit the anomaly of one of its ranges and block its other numbers.
+  local i = 0
+  for j = 1, n do
+    if ARGV[9 + j] == decision[2] then i = j end
+  end
+  for j = 1, i - 1 do
+    for _, field in ipairs(COUNTS) do
+      counts[j][field] = math.max(counts[j][field] - counts[i][field], 0)
+    end
+  end
+end
+save()
 return decision

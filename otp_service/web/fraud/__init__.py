@@ -1,0 +1,1 @@
+"""The ``/v1/fraud`` face: the pumping guard's active blocks, read and cleared by admins."""
