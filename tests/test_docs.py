@@ -67,3 +67,23 @@ def test_the_documentation_site_builds_strictly(tmp_path: Path) -> None:
         check=False,
     )
     assert 0 == built.returncode, built.stderr[-3000:]
+
+
+def test_no_file_holds_a_merge_conflict_marker() -> None:
+    """A merge left unresolved never lands: no tracked text file has conflict markers."""
+    listed = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+    found = []
+    for name in listed:
+        path = REPO / name
+        if path.suffix in (".png", ".ico", ".woff2") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if marker.search(text):
+            found.append(name)
+    assert [] == found
