@@ -13,10 +13,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import cache
 from typing import Final
 
-import limits
 from limits.errors import StorageError
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
@@ -27,6 +25,7 @@ from otp_service.abuse.destination_locks import (
     consecutive_key,
     read_lock,
 )
+from otp_service.abuse.limits_storage import parse_limits
 from otp_service.abuse.lockouts import DestinationLockouts
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
@@ -41,12 +40,6 @@ from otp_service.fraud import FraudGuard
 
 logger = logging.getLogger("otp_service.abuse.guard")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
-
-
-@cache
-def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
-    """``"5/10minutes;10/day"`` as rate-limit items (raises ValueError when malformed)."""
-    return tuple(limits.parse_many(spec))
 
 
 def _now_ms() -> int:
@@ -188,8 +181,8 @@ class AbuseGuard:
 
     def admit_send(self, client: Client, channel: Channel, to: str, country: str | None) -> None:
         """
-        Count one message to ``to``: per destination, per SMS country (a static cap), and by
-        the pumping guard (last: a send another limit refused is not counted there).
+        Count one message to ``to``: per destination, per client and channel, per SMS country
+        (a static cap), and by the pumping guard (last: what a limit refused is not counted).
 
         Raises:
             RateLimited: a limit tripped. SuspectedFraud: the pumping guard blocks the number's
@@ -197,6 +190,9 @@ class AbuseGuard:
         """
         digest = destination_digest(to, self._name_key)
         self._hit(client, "destination_sends", client.policy.destination_sends, client.name, digest)
+        for limited, spec in client.policy.channel_sends:
+            if limited is channel:
+                self._hit(client, f"{channel}_sends", spec, client.name)
         if channel in PHONE_CHANNELS and country:
             spec = self._sms_country_limits.get(country, self._sms_country_limit)
             try:

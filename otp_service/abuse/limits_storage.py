@@ -4,12 +4,20 @@ The ``limits`` library's storage on the service's Redis: the rate limits' window
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+import limits
 from limits.storage import Storage, storage_from_string
 
 from otp_service.storage.connection import SENTINEL_CONNECTION_CLASS, fail_fast_options
 from otp_service.storage.scripts import Durability, acknowledge_limit_writes
+
+
+@cache
+def parse_limits(spec: str) -> tuple[limits.RateLimitItem, ...]:
+    """``"5/10minutes;10/day"`` as rate-limit items (raises ValueError when malformed)."""
+    return tuple(limits.parse_many(spec))
 
 
 def limits_storage(

@@ -34,6 +34,7 @@ class _PolicyModel(pydantic.BaseModel):
     client_starts: str | None = None
     ip_starts: str | None = None
     destination_failures: str | None = None
+    channel_sends: dict[Channel, str] | None = None
     sms_allowed_countries: list[Annotated[str, pydantic.Field(pattern=r"^[A-Z]{2}$")]] | None = None
     trust_context_ip: bool | None = None
     fraud_allowance: int | None = pydantic.Field(None, ge=1, le=100_000)
@@ -47,6 +48,13 @@ class _PolicyModel(pydantic.BaseModel):
     def _limit_spec(cls, value: str | None) -> str | None:
         if value is not None:
             parse_limits(value)
+        return value
+
+    @pydantic.field_validator("channel_sends")
+    @classmethod
+    def _channel_limits(cls, value: dict[Channel, str] | None) -> dict[Channel, str] | None:
+        for spec in (value or {}).values():
+            parse_limits(spec)
         return value
 
 
@@ -153,10 +161,12 @@ def _client(model: _ClientModel, defaults: Policy) -> Client:
     overrides = {
         name: value
         for name, value in model.policy.model_dump(exclude_none=True).items()
-        if name not in ("channels", "sms_allowed_countries")
+        if name not in ("channels", "sms_allowed_countries", "channel_sends")
     }
     if model.policy.channels is not None:
         overrides["channels"] = frozenset(model.policy.channels)
+    if model.policy.channel_sends is not None:
+        overrides["channel_sends"] = tuple(sorted(model.policy.channel_sends.items()))
     if model.policy.sms_allowed_countries is not None:
         overrides["sms_allowed_countries"] = frozenset(model.policy.sms_allowed_countries)
     return Client(

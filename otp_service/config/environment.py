@@ -24,7 +24,7 @@ from otp_service.config.clients import (
 )
 from otp_service.config.jobs import parse_webhooks
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS, parse_networks
-from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Policy
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Channel, Client, Policy
 from otp_service.webhooks import Endpoint
 
 _T = TypeVar("_T")
@@ -148,6 +148,23 @@ class EnvironmentReader:
             pairs.append((country, spec.strip()))
         return tuple(pairs)
 
+    def channel_limits(self, name: str) -> tuple[tuple[Channel, str], ...]:
+        """``voice=100/hour;1000/day,whatsapp=500/hour``: a limit per channel."""
+        pairs = []
+        for entry in (self.raw(name) or "").split(","):
+            if not entry.strip():
+                continue
+            channel, _, spec = (part.strip() for part in entry.partition("="))
+            try:
+                parse_limits(spec)
+                pairs.append((Channel(channel.lower()), spec))
+            except ValueError:
+                self.problems.append(
+                    f"OTP_{name.upper()} must be channel=limits like voice=100/hour;1000/day, "
+                    f"channels {', '.join(Channel)} (got {entry.strip()!r})"
+                )
+        return tuple(sorted(pairs))
+
     def durations(self, name: str, default: tuple[int, ...]) -> tuple[int, ...]:
         """Comma-separated durations (``30s``, ``5m``, ``1h``, ``1d``) in seconds, growing."""
         value = self.raw(name)
@@ -177,6 +194,7 @@ class EnvironmentReader:
             "limit_client_starts": self.limit("limit_client_starts", "1000/minute"),
             "limit_ip_starts": self.limit("limit_ip_starts", "20/hour"),
             "limit_destination_failures": self.limit("limit_destination_failures", "10/hour"),
+            "limit_channel_sends": self.channel_limits("limit_channel_sends"),
             "max_consecutive_failures": self.integer("max_consecutive_failures", 100, 1, 100),
             "lockout_schedule": self.durations("lockout_schedule", DEFAULT_LOCKOUT_SCHEDULE),
             "sms_allowed_countries": self.countries("sms_allowed_countries"),

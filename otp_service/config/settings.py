@@ -18,7 +18,7 @@ from otp_service.config.environment import EnvironmentReader
 from otp_service.config.jobs import jobs_url
 from otp_service.core.codes import ARGON2_PROFILES
 from otp_service.core.ip_addresses import DEFAULT_TRUSTED_PROXY_CIDRS
-from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Client, Policy
+from otp_service.core.models import DEFAULT_LOCKOUT_SCHEDULE, Channel, Client, Policy
 from otp_service.webhooks import Endpoint
 
 SECRET_FIELDS: Final = frozenset(
@@ -92,6 +92,7 @@ class Settings:
     limit_client_starts: str = "1000/minute"
     limit_ip_starts: str = "20/hour"
     limit_destination_failures: str = "10/hour"
+    limit_channel_sends: tuple[tuple[Channel, str], ...] = ()
     max_consecutive_failures: int = 100
     #: Seconds of each step of escalating lockouts, shortest first (the last one repeats).
     lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE
@@ -157,6 +158,7 @@ class Settings:
             client_starts=self.limit_client_starts,
             ip_starts=self.limit_ip_starts,
             destination_failures=self.limit_destination_failures,
+            channel_sends=self.limit_channel_sends,
             sms_allowed_countries=self.sms_allowed_countries,
         )
 

@@ -78,6 +78,9 @@ class Policy:
     client_starts: str = "1000/minute"
     ip_starts: str = "20/hour"
     destination_failures: str = "10/hour"
+    #: Sends per client on one channel (``(("voice", "100/hour"),)``); a channel not named has
+    #: no limit of its own.
+    channel_sends: tuple[tuple[Channel, str], ...] = ()
     #: ISO 3166 codes SMS may go to; empty means every country.
     sms_allowed_countries: frozenset[str] = frozenset()
     #: Whether ``context.ip`` (``DeviceIp``) is believed; None: when the key can do more than

@@ -93,6 +93,25 @@ class TestSendLimits:
         _limited(api.http.post("/v1/verifications", json=body, headers=headers), "ip_starts")
 
 
+class TestChannelSends:
+    def test_a_channel_limit_counts_that_channel_only(self, make_api: AppFactory) -> None:
+        """Two SMS per client per second: the third SMS is 429, email and other clients pass."""
+        api = make_api(Policy(channel_sends=((Channel.SMS, "2/1second"),)))
+        assert [201, 201] == [api.start(_phone(n)).status_code for n in range(2)]
+        _limited(api.start(_phone(3)), "sms_sends")
+        assert 201 == api.start("bob@example.com", Channel.EMAIL).status_code
+        assert 201 == api.start(_phone(4), client="globex").status_code
+        sms = [m for m in api.sender.sent if m.channel is Channel.SMS]
+        assert 3 == len(sms)  # acme's two and globex's one: the refused one was not sent
+
+    def test_resends_count_against_the_channel(self, make_api: AppFactory) -> None:
+        api = make_api(
+            Policy(resend_cooldown_seconds=0, channel_sends=((Channel.SMS, "2/1second"),))
+        )
+        assert [201, 200] == [api.start().status_code for _ in range(2)]
+        _limited(api.start(), "sms_sends")
+
+
 class TestSmsCountries:
     def test_country_outside_the_allowed_list_is_403(self, make_api: AppFactory) -> None:
         """OTP_SMS_ALLOWED_COUNTRIES: other countries get 403 country-not-allowed, nothing sent."""
