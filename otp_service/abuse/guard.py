@@ -63,7 +63,7 @@ class AbuseGuard:
         storage: makes the ``limits`` storage (see ``limits_storage``), on first use: a Cluster
             storage connects as it is made, and making the app does no I/O.
         events: where ``limit.tripped`` events go.
-        sms_country_limit: the default per-country SMS cap (e.g. ``"200/hour"``).
+        sms_country_limit: the default per-country SMS cap (e.g. ``"5000/hour"``).
         sms_country_limits: per-country overrides of that cap (ISO code → spec).
         max_consecutive_failures: failed checks in a row per destination before it is locked.
         name_key: the secret destinations are hashed under in key names (``key_name_key``).
@@ -75,7 +75,7 @@ class AbuseGuard:
         storage: Callable[[], Storage],
         events: EventSink | None = None,
         *,
-        sms_country_limit: str = "200/hour",
+        sms_country_limit: str = "5000/hour",
         sms_country_limits: Mapping[str, str] | None = None,
         max_consecutive_failures: int = 100,
         lockouts: DestinationLockouts,

@@ -198,7 +198,7 @@ class EnvironmentReader:
             "max_consecutive_failures": self.integer("max_consecutive_failures", 100, 1, 100),
             "lockout_schedule": self.durations("lockout_schedule", DEFAULT_LOCKOUT_SCHEDULE),
             "sms_allowed_countries": self.countries("sms_allowed_countries"),
-            "sms_country_limit": self.limit("sms_country_limit", "200/hour"),
+            "sms_country_limit": self.limit("sms_country_limit", "5000/hour"),
             "sms_country_limits": self.country_limits(),
             "trusted_proxies": self.integer("trusted_proxies", 0, 0, 5),
             "trusted_proxy_cidrs": self.cidrs("trusted_proxy_cidrs"),

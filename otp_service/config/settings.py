@@ -97,7 +97,7 @@ class Settings:
     #: Seconds of each step of escalating lockouts, shortest first (the last one repeats).
     lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE
     sms_allowed_countries: frozenset[str] = frozenset()
-    sms_country_limit: str = "200/hour"
+    sms_country_limit: str = "5000/hour"
     sms_country_limits: tuple[tuple[str, str], ...] = ()
     #: The pumping guard: off | monitor | block (from the environment: block in production,
     #: monitor in development), and the numbers and E.164 prefixes it never counts or refuses.

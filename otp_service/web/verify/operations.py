@@ -71,8 +71,10 @@ _START: Final = Operation(
         **BODY,
         **key_problems("verifications:start"),
         403: problem(
-            "The API key lacks the `verifications:start` scope (`forbidden`), or the channel or "
-            "the country is not allowed (`channel-not-allowed`, `country-not-allowed`)."
+            "The API key lacks the `verifications:start` scope (`forbidden`), the channel or "
+            "the country is not allowed (`channel-not-allowed`, `country-not-allowed`), or the "
+            "pumping guard blocks the number's prefix (`suspected-fraud`, with `prefix` and "
+            "`blocked_until`)."
         ),
         409: problem(
             "Another request with this `Idempotency-Key` is still in progress "
