@@ -71,7 +71,7 @@ class FraudGuard:
         if number is None:
             return ALLOWED
         thresholds = thresholds_of(client.policy)
-        decision = self._store.decide(number, self.mode, thresholds, self._clock.now_ms())
+        decision = self._store.decide(to, number, self.mode, thresholds, self._clock.now_ms())
         if decision.outcome == "allowed":
             return decision
         self._record(client.name, decision, number.country)
@@ -91,7 +91,7 @@ class FraudGuard:
         if number is None:
             return
         try:
-            self._store.approve(number, self._clock.now_ms())
+            self._store.approve(to, number, self._clock.now_ms())
         except StoreUnavailable:
             log.error("pumping guard: an approval was not counted (Redis failed)")
 

@@ -17,6 +17,8 @@ PRIOR_CONVERSION: Final = 0.8
 PRIOR_WEIGHT: Final = 100
 #: How long a prefix's counts are kept after its last send or approval.
 KEEP_COUNTS_MS: Final = 3 * 86_400_000
+#: How long a number that used a code passes the blocks of its range.
+TRUST_MS: Final = 30 * 86_400_000
 
 
 class FraudMode(enum.StrEnum):

@@ -8,6 +8,8 @@ country's keys share a Redis Cluster slot):
   level (``US``, ``+1415``, ...) and when they were last updated; kept 3 days after the last.
 - ``<prefix>:fraud:{+1}:b:<level>``: hash of a block (until, mode, the figures behind it);
   expires with the block.
+- ``<prefix>:fraud:{+1}:ok:<digest>``: when the number last used a code (keyed digest); it passes
+  the blocks of its range for 30 days.
 - ``<prefix>:fraud:blocks``: sorted set ``<calling code>|<level>`` by until when, to list them.
 """
 
@@ -16,7 +18,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
-from otp_service.fraud.models import KEEP_COUNTS_MS, Block, Decision, Figures, Thresholds
+from otp_service.core.models import destination_digest
+from otp_service.fraud.models import (
+    KEEP_COUNTS_MS,
+    TRUST_MS,
+    Block,
+    Decision,
+    Figures,
+    Thresholds,
+)
 from otp_service.fraud.prefixes import NumberPrefixes, calling_code_of
 from otp_service.storage.script_store import ScriptStore, guard, hash_fields
 from otp_service.storage.scripts import MalformedReply
@@ -64,17 +74,20 @@ class FraudStore(ScriptStore):
     def _index(self) -> str:
         return f"{self.prefix}:fraud:blocks"
 
-    def _keys(self, number: NumberPrefixes) -> list[str]:
+    def _keys(self, to: str, number: NumberPrefixes) -> list[str]:
         code = number.calling_code
-        return [self._key(code, "n", level) for level in number.levels] + [
-            self._key(code, "b", level) for level in number.levels
+        return [
+            *(self._key(code, "n", level) for level in number.levels),
+            *(self._key(code, "b", level) for level in number.levels),
+            self._key(code, "ok", destination_digest(to, self._name_key)),
         ]
 
     def decide(
-        self, number: NumberPrefixes, mode: str, thresholds: Thresholds, now_ms: int
+        self, to: str, number: NumberPrefixes, mode: str, thresholds: Thresholds, now_ms: int
     ) -> Decision:
         """
-        Count a send to ``number`` and decide on it (``mode``: ``block`` or ``monitor``).
+        Count a send to ``to`` (whose prefixes are ``number``) and decide on it (``mode``:
+        ``block`` or ``monitor``).
 
         Raises:
             StoreUnavailable: Redis failed.
@@ -89,24 +102,25 @@ class FraudStore(ScriptStore):
             thresholds.prior_weight,
             thresholds.block_seconds * 1000,
             KEEP_COUNTS_MS,
+            TRUST_MS,
             *number.levels,
         ]
-        decision = self._run("fraud_admit", self._keys(number), args, _decision)
+        decision = self._run("fraud_admit", self._keys(to, number), args, _decision)
         if decision.outcome in ("blocked", "monitored"):
             with guard():
                 member = f"{number.calling_code}|{decision.prefix}"
                 self.client.zadd(self._index, {member: decision.until_ms})
         return decision
 
-    def approve(self, number: NumberPrefixes, now_ms: int) -> None:
+    def approve(self, to: str, number: NumberPrefixes, now_ms: int) -> None:
         """
-        Count an approval (a right code) under every level of ``number``.
+        Count an approval (a right code) under every level of ``to``, and trust the number.
 
         Raises:
             StoreUnavailable: Redis failed.
         """
-        args = [self._now(now_ms), "approve", 0, 0, 0, 0, 0, 0, KEEP_COUNTS_MS, *number.levels]
-        self._run("fraud_admit", self._keys(number), args, _decision)
+        args = [self._now(now_ms), "approve", 0, 0, 0, 0, 0, 0, KEEP_COUNTS_MS, TRUST_MS]
+        self._run("fraud_admit", self._keys(to, number), [*args, *number.levels], _decision)
 
     def blocks(self, now_ms: int) -> list[Block]:
         """

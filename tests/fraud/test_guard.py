@@ -104,6 +104,36 @@ class TestBlocks:
         guard.admit(CLIENT, Channel.SMS, "+2348051234567")  # same 4 digits, another range
         guard.admit(CLIENT, Channel.SMS, "+2347031234567")
 
+    def test_a_number_that_used_a_code_passes_a_block_of_its_range(
+        self, make_guard: MakeGuard, clock: FakeClock
+    ) -> None:
+        """A person's number, checked before the attack, still gets codes; others do not."""
+        guard = make_guard()
+        _legit(guard, clock, "+2348031555555")
+        _pump(guard, clock, _numbers("+2348031"), 200)
+        guard.admit(CLIENT, Channel.SMS, "+2348031555555")
+        with pytest.raises(SuspectedFraud):
+            guard.admit(CLIENT, Channel.SMS, "+2348031555556")
+
+    def test_a_prefix_is_judged_against_the_rest_of_its_country(
+        self, make_guard: MakeGuard, clock: FakeClock
+    ) -> None:
+        """
+        Where people check a third of their codes, a range at 27 % is normal, not pumped: the
+        expected conversion comes from the rest of the country, not from a fixed prior.
+        """
+        guard = make_guard()
+        draw = random.Random(5)
+        ranges = [_numbers(f"+234{n}", seed=n) for n in range(10)]
+        for _ in range(1500):
+            n = draw.randrange(10)
+            to = ranges[n]()
+            guard.admit(CLIENT, Channel.SMS, to)
+            clock.advance(10)
+            if draw.random() < (0.27 if n == 0 else 0.3):
+                guard.record_approval(Channel.SMS, to)
+        assert [] == guard.blocks()
+
     def test_the_block_ends_after_its_time(self, make_guard: MakeGuard, clock: FakeClock) -> None:
         guard = make_guard()
         _pump(guard, clock, _numbers("+2348031"), 200)
