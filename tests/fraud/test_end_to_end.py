@@ -126,6 +126,10 @@ def test_an_attack_is_refused_on_both_faces_and_legit_numbers_pass(
         [r for r in twilio_double.requests if (r.field("To") or "").startswith(RANGE)]
     )
 
+    metrics = requests.get(f"{base_url}/metrics", timeout=10).text
+    assert 'otp_fraud_guard_decisions_total{country="NG",decision="blocked"} 1.0' in metrics
+    assert 'otp_fraud_guard_decisions_total{country="NG",decision="refused"} 1.0' in metrics
+
     for legit in ("+2347031234567", "+2348051234567", "+14155550100"):
         started = _start(base_url, legit)
         assert 201 == started.status_code, started.text
