@@ -132,14 +132,7 @@ class FraudGuard:
         }
         figures = decision.figures
         if figures is not None:
-            detail.update(
-                window=figures.window,
-                sends=round(figures.sends, 1),
-                approvals=round(figures.approvals, 1),
-                expected=round(figures.expected, 3),
-                excess=round(figures.excess, 1),
-                threshold=round(figures.threshold, 1),
-            )
+            detail.update(figures.rounded())
             log.warning("pumping guard: %s %s", decision.outcome, decision.prefix, extra=detail)
         self._events.record(
             Event(EventKind.FRAUD_GUARD, client, outcome=decision.outcome, detail=detail)

@@ -56,6 +56,17 @@ class Figures:
     excess: float
     threshold: float
 
+    def rounded(self) -> dict[str, str | float]:
+        """The figures as shown to people (counts to a tenth, the conversion to 3 places)."""
+        return {
+            "window": self.window,
+            "sends": round(self.sends, 1),
+            "approvals": round(self.approvals, 1),
+            "expected_conversion": round(self.expected, 3),
+            "excess": round(self.excess, 1),
+            "threshold": round(self.threshold, 1),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:

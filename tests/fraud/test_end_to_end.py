@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -19,13 +18,13 @@ import redis
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client as TwilioClient
-from werkzeug.serving import make_server
 
 from otp_service import create_app
 from otp_service.config.clients import TwilioVerifyAccount
 from otp_service.config.settings import Settings
 from otp_service.core.models import Policy
 from tests.conftest import make_clients
+from tests.live_http import serving
 from tests.servers.twilio_double import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, TwilioDouble
 from tests.support import FakeClock, auth, code_in
 from tests.twilio_verify.test_twilio_verify import SERVICE_SID, LocalTwilioHttpClient
@@ -60,14 +59,8 @@ def _base_url(
         twilio_verify_accounts=(account,),
         fraud_guard="block",
     )
-    app = create_app(changed, clock=clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(create_app(changed, clock=clock)) as base:
+        yield base
 
 
 @pytest.fixture(name="verify")

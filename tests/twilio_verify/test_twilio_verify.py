@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
-from werkzeug.serving import make_server
 
 from otp_service import create_app
 from otp_service.config.clients import TwilioVerifyAccount
@@ -47,6 +45,7 @@ from otp_service.web.twilio_verify.schemas import (
     twilio_time,
 )
 from tests.conftest import make_clients
+from tests.live_http import serving
 from tests.support import EMAIL, PHONE, CapturingSender, FakeClock, api_keys_json
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "contracts" / "twilio" / "twilio_verify_v2.json"
@@ -182,15 +181,8 @@ def _base_url(
         clock=clock,
         senders=dict.fromkeys(channels, sender),
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture(name="http_client")

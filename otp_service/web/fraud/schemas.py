@@ -21,14 +21,7 @@ class FiguresResponse(BaseModel):
     @classmethod
     def of(cls, figures: Figures) -> FiguresResponse:
         """Render the figures of a decision, rounded."""
-        return cls(
-            window=figures.window,
-            sends=round(figures.sends, 1),
-            approvals=round(figures.approvals, 1),
-            expected_conversion=round(figures.expected, 3),
-            excess=round(figures.excess, 1),
-            threshold=round(figures.threshold, 1),
-        )
+        return cls.model_validate(figures.rounded())
 
 
 class BlockResponse(BaseModel):
