@@ -36,6 +36,7 @@ from otp_service.storage.server_clock import ServerClock
 from otp_service.totp.keys import TotpKeyring, new_key
 from otp_service.totp.service import TotpService
 from otp_service.totp.store import TotpStore
+from otp_service.tracing import start_tracing
 from otp_service.verify.idempotency import RETENTION, Idempotency
 from otp_service.verify.idempotency_store import IdempotencyStore
 from otp_service.verify.service import VerificationService
@@ -272,4 +273,5 @@ def create_app(
     register_blueprints(app, services)
     register_metrics(app, metrics)
     register_problem_handlers(app)
+    start_tracing(app)  # only with OTEL_EXPORTER_OTLP_ENDPOINT
     return app

@@ -32,6 +32,7 @@ OWNERS = {
     "dramatiq": ("jobs/",),
     "standardwebhooks": ("webhooks/signing.py",),
     "urllib3": ("webhooks/transport.py",),
+    "opentelemetry": ("tracing/",),
 }
 #: The capabilities: each is one package, and others reach it only through what it exports.
 CAPABILITIES = (
@@ -43,6 +44,7 @@ CAPABILITIES = (
     "delivery",
     "insights",
     "webhooks",
+    "tracing",
 )
 #: The shared packages below the capabilities, and the packages each may import.
 LOWER = {"core": {"core"}, "storage": {"core", "storage"}, "jobs": {"core", "storage", "jobs"}}
