@@ -281,7 +281,14 @@ def main(argv: list[str]) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="otp-bench-") as workdir,
         EmbeddedRedis() as server,
-        gunicorn("bench.bare_app:app", {}, Path(workdir) / "bare.log", extra) as bare,
+        # The shipped configuration refuses to start on a bad OTP_* configuration, even for an
+        # app that reads none: the bare app gets the service's (development) environment.
+        gunicorn(
+            "bench.bare_app:app",
+            service_environ(server.url, options.profiles[0]),
+            Path(workdir) / "bare.log",
+            extra,
+        ) as bare,
     ):
         bench = Bench(options, server.url, bare, Path(workdir))
         for profile in options.profiles:
