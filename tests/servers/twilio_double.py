@@ -128,6 +128,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     double: TwilioDouble
+    #: A gunicorn's threads all send at once when Redis comes back after an outage: with the
+    #: default backlog of 5 the kernel drops their connections and Twilio looks unreachable.
+    request_queue_size = 128
 
 
 class TwilioDouble:
