@@ -143,3 +143,16 @@ def test_urls_lose_numbers_addresses_and_queries(value: str, shown: str) -> None
     from otp_service.tracing.redaction import redact
 
     assert shown == redact(value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.example.com/in/s3cr3t-token?x=1", "https://hooks.example.com"),
+        ("http://user:pw@127.0.0.1:8080/hook", "http://127.0.0.1:8080"),
+    ],
+)
+def test_outbound_urls_keep_only_their_origin(url: str, shown: str) -> None:
+    from otp_service.tracing.redaction import origin
+
+    assert shown == origin(url)
