@@ -17,6 +17,7 @@ from otp_service.storage.scripts import flag, one_of
 from otp_service.verify.records import (
     ResendOutcome,
     Reservation,
+    creation_args,
     fallen_back,
     fields_of,
     parse_verification,
@@ -95,31 +96,9 @@ class RedisStore(ScriptStore):
 
     def create(self, verification: Verification, code_hash: str, key_ttl_ms: int) -> bool:
         """Store a new verification; False when its id is already taken."""
-        fields = {
-            "client": verification.client,
-            "channel": verification.channel.value,
-            "to": verification.to,
-            "code_hash": code_hash,
-            "status": verification.status.value,
-            "attempts": verification.attempts,
-            "max_attempts": verification.max_attempts,
-            "sends": verification.sends,
-            "max_sends": verification.max_sends,
-            "created_ms": verification.created_ms,
-            "expires_ms": verification.expires_ms,
-            "next_send_ms": verification.next_send_ms,
-            "updated_ms": verification.updated_ms,
-            "locale": verification.locale,
-            "dest_failures": verification.dest_failures,
-        }
-        if verification.fallbacks:
-            fields["fallbacks"] = verification.fallbacks
-        if verification.transaction is not None:
-            fields["amount"] = verification.transaction.amount
-            fields["payee"] = verification.transaction.payee
-        flat = [item for pair in fields.items() for item in pair]
         key = self.verification_key(verification.id)
-        return self._run("create", [key], [key_ttl_ms, self._clock_mode(), *flat], flag)
+        args = [key_ttl_ms, self._clock_mode(), *creation_args(verification, code_hash)]
+        return self._run("create", [key], args, flag)
 
     def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
         """Point the destination index at ``verification_id`` if it still points at ``expected``."""
