@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from otp_service.abuse import AbuseGuard, DestinationLockouts, limits_storage
+from otp_service.abuse import AbuseGuard, DestinationLockouts, limits_key_prefix, limits_storage
 from otp_service.config.settings import Settings
 from otp_service.core.codes import CodeHasher
 from otp_service.core.events import FanOut
@@ -130,6 +130,7 @@ def build_services(
         lockout_schedule=settings.lockout_schedule,
         name_key=key_name_key(settings.pepper),
         fraud=fraud,
+        key_prefix=limits_key_prefix(settings.redis_prefix),
     )
     return Services(
         settings=settings,

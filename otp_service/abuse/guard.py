@@ -10,22 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Final
+from typing import Final, NoReturn
 
-from limits.errors import StorageError
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from otp_service.abuse.admission import Lockout, StartAdmission
 from otp_service.abuse.destination_locks import (
     DestinationLock,
     clear_lock,
     consecutive_key,
     read_lock,
 )
-from otp_service.abuse.limits_storage import parse_limits
+from otp_service.abuse.limits_storage import fail_closed, now_ms, parse_limits
 from otp_service.abuse.lockouts import DestinationLockouts
 from otp_service.core.errors import CountryNotAllowed, RateLimited, StoreUnavailable
 from otp_service.core.events import Event, EventKind, EventSink, FanOut
@@ -42,19 +41,6 @@ logger = logging.getLogger("otp_service.abuse.guard")
 CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
 
 
-def _now_ms() -> int:
-    # The lockout scripts read Redis's TIME instead when the app runs on the server's clock.
-    return int(time.time() * 1000)
-
-
-@contextmanager
-def _fail_closed() -> Iterator[None]:
-    try:
-        yield
-    except StorageError as error:
-        raise StoreUnavailable("Redis is unavailable") from error
-
-
 class AbuseGuard:
     """
     The limits of invariant 5 (docs/architecture.md), each one a moving window on Redis.
@@ -68,6 +54,7 @@ class AbuseGuard:
         max_consecutive_failures: failed checks in a row per destination before it is locked.
         name_key: the secret destinations are hashed under in key names (``key_name_key``).
         fraud: the adaptive pumping guard, asked about every SMS, WhatsApp message and call.
+        key_prefix: the ``limits`` storage's key prefix (``<OTP_REDIS_PREFIX>:rl``).
     """
 
     def __init__(
@@ -82,6 +69,7 @@ class AbuseGuard:
         lockout_schedule: tuple[int, ...] = DEFAULT_LOCKOUT_SCHEDULE,
         name_key: bytes,
         fraud: FraudGuard | None = None,
+        key_prefix: str = "otp:rl",
     ) -> None:
         self._fraud = fraud
         self._make_storage = storage
@@ -94,6 +82,16 @@ class AbuseGuard:
         self._sms_country_limit = sms_country_limit
         self._sms_country_limits = dict(sms_country_limits or {})
         self._max_consecutive_failures = max_consecutive_failures
+        #: Every limit of a new start, for the start's scripts to test and count in one go.
+        self.admission = StartAdmission(
+            key_prefix,
+            name_key,
+            lockouts,
+            Lockout(max_consecutive_failures, CONSECUTIVE_FAILURES_TTL_SECONDS),
+            self._country_spec,
+            self._trip,
+            fraud,
+        )
 
     def _backend(self) -> tuple[Storage, MovingWindowRateLimiter]:
         with self._lock:
@@ -117,13 +115,13 @@ class AbuseGuard:
     def _hit(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
         """Count one hit against every window of ``spec``; raise when any is exhausted."""
         for item in parse_limits(spec):
-            with _fail_closed():
+            with fail_closed():
                 if self._limiter.hit(item, name, *identifiers):
                     continue
                 reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
             self._trip(client, name, reset_at)
 
-    def _trip(self, client: Client, name: str, reset_at: float) -> None:
+    def _trip(self, client: Client, name: str, reset_at: float) -> NoReturn:
         retry_after = max(int(reset_at - time.time()) + 1, 1)
         self._events.record(
             Event(
@@ -139,7 +137,7 @@ class AbuseGuard:
     def _test(self, client: Client, name: str, spec: str, *identifiers: str) -> None:
         """Raise when any window of ``spec`` is exhausted, without counting a hit."""
         for item in parse_limits(spec):
-            with _fail_closed():
+            with fail_closed():
                 if self._limiter.test(item, name, *identifiers):
                     continue
                 reset_at = self._limiter.get_window_stats(item, name, *identifiers).reset_time
@@ -194,9 +192,8 @@ class AbuseGuard:
             if limited is channel:
                 self._hit(client, f"{channel}_sends", spec, client.name)
         if channel in PHONE_CHANNELS and country:
-            spec = self._sms_country_limits.get(country, self._sms_country_limit)
             try:
-                self._hit(client, "sms_country_sends", spec, country)
+                self._hit(client, "sms_country_sends", self._country_spec(country), country)
             except RateLimited:
                 logger.warning(
                     "SMS pumping guard tripped", extra={"country": country, "client": client.name}
@@ -204,6 +201,9 @@ class AbuseGuard:
                 raise
         if self._fraud is not None:
             self._fraud.admit(client, channel, to)
+
+    def _country_spec(self, country: str | None) -> str:
+        return self._sms_country_limits.get(country or "", self._sms_country_limit)
 
     def record_approval(self, channel: Channel, to: str) -> None:
         """Tell the pumping guard a code sent to ``to`` was used (never raises)."""
@@ -219,12 +219,12 @@ class AbuseGuard:
             RateLimited: the destination is locked out. StoreUnavailable: Redis failed.
         """
         digest = destination_digest(to, self._name_key)
-        with _fail_closed():
+        with fail_closed():
             consecutive = self._storage.get(consecutive_key(client.name, digest))
         if consecutive >= self._max_consecutive_failures:
             reset_at = time.time() + CONSECUTIVE_FAILURES_TTL_SECONDS
             self._trip(client, "consecutive_failures", reset_at)
-        locked_until_ms = self._lockouts.state(client.name, digest, _now_ms()).locked_until_ms
+        locked_until_ms = self._lockouts.state(client.name, digest, now_ms()).locked_until_ms
         if locked_until_ms:
             self._trip(client, "destination_failures", locked_until_ms / 1000)
         return consecutive
@@ -238,7 +238,7 @@ class AbuseGuard:
         """
         digest = destination_digest(to, self._name_key)
         exhausted = False
-        with _fail_closed():
+        with fail_closed():
             for item in parse_limits(client.policy.destination_failures):
                 hit = self._limiter.hit(item, "destination_failures", client.name, digest)
                 exhausted = (
@@ -256,7 +256,7 @@ class AbuseGuard:
                 for item in parse_limits(client.policy.destination_failures):
                     self._limiter.clear(item, "destination_failures", client.name, digest)
         if exhausted:
-            self._lockouts.lock(client.name, digest, self._lockout_schedule, _now_ms())
+            self._lockouts.lock(client.name, digest, self._lockout_schedule, now_ms())
         return exhausted or consecutive >= self._max_consecutive_failures
 
     def destination_lock(self, client: Client, to: str) -> DestinationLock:
@@ -269,9 +269,9 @@ class AbuseGuard:
         digest = destination_digest(to, self._name_key)
         windows = parse_limits(client.policy.destination_failures)
         cap = self._max_consecutive_failures
-        with _fail_closed():
+        with fail_closed():
             lock = read_lock(self._limiter, self._storage, windows, cap, client.name, digest)
-        until_ms = self._lockouts.state(client.name, digest, _now_ms()).locked_until_ms
+        until_ms = self._lockouts.state(client.name, digest, now_ms()).locked_until_ms
         return replace(lock, locked_until_ms=max(lock.locked_until_ms, until_ms))
 
     def clear_destination(self, client: Client, to: str) -> None:
@@ -283,7 +283,7 @@ class AbuseGuard:
         """
         digest = destination_digest(to, self._name_key)
         windows = parse_limits(client.policy.destination_failures)
-        with _fail_closed():
+        with fail_closed():
             clear_lock(self._limiter, self._storage, windows, client.name, digest)
         self._lockouts.forget(client.name, digest)
         self._events.record(Event(EventKind.LOCK_CLEARED, client.name, outcome="destination"))
@@ -291,6 +291,6 @@ class AbuseGuard:
     def record_success(self, client: Client, to: str) -> None:
         """A right code ends a run of failures for ``to``, and the escalation of its lockouts."""
         digest = destination_digest(to, self._name_key)
-        with _fail_closed():
+        with fail_closed():
             self._storage.clear(consecutive_key(client.name, digest))
         self._lockouts.forget(client.name, digest)

@@ -48,20 +48,21 @@ class DestinationLockouts(ScriptStore):
     SCRIPT_PACKAGE = "otp_service.abuse"
     SCRIPT_NAMES = ("destination_lock", "destination_lock_state")
 
-    def _key(self, client: str, digest: str) -> str:
+    def key(self, client: str, digest: str) -> str:
+        """The lockout hash of a destination."""
         return LOCK_KEY.format(prefix=self.prefix, client=client, digest=digest)
 
     def lock(self, client: str, digest: str, schedule_seconds: tuple[int, ...], now_ms: int) -> int:
         """Lock the destination for its next step; until when (ms)."""
         args = [self._now(now_ms), LEVEL_MEMORY_MS, *(s * 1000 for s in schedule_seconds)]
-        return self._run("destination_lock", [self._key(client, digest)], args, _int)
+        return self._run("destination_lock", [self.key(client, digest)], args, _int)
 
     def state(self, client: str, digest: str, now_ms: int) -> LockState:
         """The destination's lockout as of now."""
         args = [self._now(now_ms)]
-        return self._run("destination_lock_state", [self._key(client, digest)], args, _int_pair)
+        return self._run("destination_lock_state", [self.key(client, digest)], args, _int_pair)
 
     def forget(self, client: str, digest: str) -> None:
         """End the lockout and forget its level (a right code, or an admin)."""
         with guard():
-            self.client.delete(self._key(client, digest))
+            self.client.delete(self.key(client, digest))

@@ -8,18 +8,20 @@ from __future__ import annotations
 from otp_service.fraud.guard import FraudGuard, thresholds_of
 from otp_service.fraud.models import Block, Decision, Figures, FraudMode, Thresholds
 from otp_service.fraud.prefixes import NumberPrefixes, calling_code_of, number_prefixes
-from otp_service.fraud.store import FraudStore
+from otp_service.fraud.store import FraudCall, FraudStore, fraud_admit_lua
 
 __all__ = [
     "Block",
     "Decision",
     "Figures",
+    "FraudCall",
     "FraudGuard",
     "FraudMode",
     "FraudStore",
     "NumberPrefixes",
     "Thresholds",
     "calling_code_of",
+    "fraud_admit_lua",
     "number_prefixes",
     "thresholds_of",
 ]

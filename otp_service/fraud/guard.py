@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from otp_service.core.errors import StoreUnavailable, SuspectedFraud
 from otp_service.core.events import Event, EventKind, EventSink
 from otp_service.core.models import PHONE_CHANNELS, Channel, Client, Clock, Policy
 from otp_service.fraud.models import ALLOWED, Block, Decision, FraudMode, Thresholds
 from otp_service.fraud.prefixes import number_prefixes
-from otp_service.fraud.store import FraudStore
+from otp_service.fraud.store import FraudCall, FraudStore
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,31 @@ class FraudGuard:
             return ALLOWED
         thresholds = thresholds_of(client.policy)
         decision = self._store.decide(to, number, self.mode, thresholds, self._clock.now_ms())
+        return self._enforce(client.name, decision, number.country)
+
+    def call_for(self, client: Client, channel: Channel, to: str) -> FraudCall | None:
+        """What a start script runs to count and decide a send to ``to``; None: not guarded."""
+        number = number_prefixes(to) if self._guards(channel, to) else None
+        if number is None:
+            return None
+        thresholds = thresholds_of(client.policy)
+        return self._store.decision_call(to, number, self.mode, thresholds, self._clock.now_ms())
+
+    def decided(self, client: Client, call: FraudCall, reply: Any) -> Decision:
+        """
+        The decision a start script's run of ``call`` answered, enforced as ``admit`` does.
+
+        Raises:
+            SuspectedFraud: a block covers the number (or this send made one), in block mode.
+            StoreUnavailable: Redis failed, or the reply is not a decision.
+        """
+        decision = self._store.decided(call, reply)
+        return self._enforce(client.name, decision, call.number.country)
+
+    def _enforce(self, client: str, decision: Decision, country: str) -> Decision:
         if decision.outcome == "allowed":
             return decision
-        self._record(client.name, decision, number.country)
+        self._record(client, decision, country)
         if decision.outcome in ("refused", "blocked"):
             until = _iso(decision.until_ms)
             raise SuspectedFraud(

@@ -16,8 +16,11 @@ country's keys share a Redis Cluster slot):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Final, cast
 
+from otp_service.core.errors import StoreUnavailable
 from otp_service.core.models import destination_digest
 from otp_service.fraud.models import (
     KEEP_COUNTS_MS,
@@ -30,6 +33,16 @@ from otp_service.fraud.models import (
 from otp_service.fraud.prefixes import NumberPrefixes, calling_code_of
 from otp_service.storage.script_store import ScriptStore, guard, hash_fields
 from otp_service.storage.scripts import MalformedReply
+
+
+@dataclass(frozen=True, slots=True)
+class FraudCall:
+    """One run of ``fraud_admit`` for a send: the number, the script's keys and arguments."""
+
+    number: NumberPrefixes
+    keys: list[str]
+    args: list[Any]
+
 
 _OUTCOMES: Final = ("allowed", "approved", "refused", "blocked", "monitored")
 
@@ -59,6 +72,12 @@ def _block(fields: dict[str, str]) -> Block:
     figures = Figures(fields["window"], *(float(fields[name]) for name in _FIGURES))
     since, until = int(fields["since"]), int(fields["until"])
     return Block(fields["level"], fields["country"], fields["mode"], since, until, figures)
+
+
+def fraud_admit_lua() -> str:
+    """``fraud_admit`` as a Lua function of (KEYS, ARGV), for a start script to include."""
+    lua = resources.files("otp_service.fraud") / "lua" / "fraud_admit.lua"
+    return f"local function fraud_admit(KEYS, ARGV)\n{lua.read_text(encoding='utf-8')}\nend\n"
 
 
 class FraudStore(ScriptStore):
@@ -92,6 +111,14 @@ class FraudStore(ScriptStore):
         Raises:
             StoreUnavailable: Redis failed.
         """
+        call = self.decision_call(to, number, mode, thresholds, now_ms)
+        reply = self._run("fraud_admit", call.keys, call.args, lambda reply: reply)
+        return self.decided(call, reply)
+
+    def decision_call(
+        self, to: str, number: NumberPrefixes, mode: str, thresholds: Thresholds, now_ms: int
+    ) -> FraudCall:
+        """The keys and arguments of ``fraud_admit`` for a send, which a start script may run."""
         args: list[Any] = [
             self._now(now_ms),
             mode,
@@ -105,10 +132,22 @@ class FraudStore(ScriptStore):
             TRUST_MS,
             *number.levels,
         ]
-        decision = self._run("fraud_admit", self._keys(to, number), args, _decision)
+        return FraudCall(number, self._keys(to, number), args)
+
+    def decided(self, call: FraudCall, reply: Any) -> Decision:
+        """
+        The decision ``fraud_admit`` answered for ``call``; a new block is listed.
+
+        Raises:
+            StoreUnavailable: Redis failed, or the reply is not a decision.
+        """
+        try:
+            decision = _decision(reply)
+        except MalformedReply as error:
+            raise StoreUnavailable("the store answered an unexpected reply") from error
         if decision.outcome in ("blocked", "monitored"):
             with guard():
-                member = f"{number.calling_code}|{decision.prefix}"
+                member = f"{call.number.calling_code}|{decision.prefix}"
                 self.client.zadd(self._index, {member: decision.until_ms})
         return decision
 

@@ -19,6 +19,7 @@ from otp_service.core.errors import StoreUnavailable
 from otp_service.storage.scripts import Durability, ScriptRunner
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound="ScriptStore")
 
 
 @contextmanager
@@ -80,6 +81,21 @@ class ScriptStore:
     def _now(self, now_ms: int) -> int | str:
         """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""
         return "" if self.server_time else now_ms
+
+    def beside(self, kind: type[_S]) -> _S:
+        """A store of another kind on the same Redis, with this one's prefix, durability, key
+        and clock."""
+        return kind(
+            self.client,
+            self.prefix,
+            self.durability,
+            name_key=self._name_key,
+            server_time=self.server_time,
+        )
+
+    def script_now(self, now_ms: int) -> int | str:
+        """The time a script of another store that reads this store's keys is given."""
+        return self._now(now_ms)
 
     def _clock_mode(self) -> str:
         """What a ``create`` script is told: 'server' moves the record's times onto TIME."""

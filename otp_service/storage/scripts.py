@@ -139,6 +139,11 @@ class ScriptRunner:
         return pipe.execute(raise_on_error=False)
 
 
+def is_cluster(client: redis.Redis) -> bool:
+    """Whether ``client`` talks to a Redis Cluster (where one script reaches one slot only)."""
+    return isinstance(client, RedisCluster) or hasattr(client, "node_client")
+
+
 def node_for(client: redis.Redis, key: str) -> redis.Redis:
     """The client that talks to the node holding ``key``: ``client`` itself but on a Cluster."""
     if isinstance(client, RedisCluster):  # the ``limits`` library's own Cluster client

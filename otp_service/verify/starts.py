@@ -5,7 +5,6 @@ Starts: start a verification (one code sent), or resend the pending one of the s
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -27,6 +26,8 @@ from otp_service.jobs import JobQueue
 from otp_service.verify.dispatch import Dispatcher
 from otp_service.verify.fallback import Fallback, refuse_unusable
 from otp_service.verify.locales import resolve_locale
+from otp_service.verify.new_starts import NewStarts, StartRequest, new_verification
+from otp_service.verify.start_scripts import StartScripts
 from otp_service.verify.store import RedisStore
 from otp_service.verify.timers import FallbackTimers
 
@@ -35,11 +36,6 @@ from otp_service.verify.timers import FallbackTimers
 RECORD_GRACE_SECONDS = 300
 _START_ROUNDS = 3
 log = logging.getLogger(__name__)
-
-
-def new_verification_id() -> str:
-    """A fresh verification id: ``vf_`` and 128 random bits in hex."""
-    return "vf_" + secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +71,11 @@ class Starts:
             store, hasher, self._dispatcher, clock, self._emit, guard, RECORD_GRACE_SECONDS
         )
         self.timers = FallbackTimers(store, self.fallback, jobs, clock)
+        scripts = store.beside(StartScripts)
+        self._new: NewStarts | None = None
+        if guard is not None and scripts.usable:
+            grace_ms = RECORD_GRACE_SECONDS * 1000
+            self._new = NewStarts(store, scripts, hasher, guard, self.fallback, grace_ms)
 
     def start(
         self,
@@ -106,11 +107,19 @@ class Starts:
         refuse_unusable(client, (channel, *fallbacks), self._senders)
         if fallback_after_seconds is not None:
             self._refuse_timer(client, fallback_after_seconds)
+        request = StartRequest(
+            client, channel, to, locale, country, ip, transaction, tuple(fallbacks)
+        )
         if self._guard is not None:
-            # Only a test here: a start is counted once it is admitted (see _admitted).
-            self._guard.admit_start(client, ip)
             self._guard.admit_destination(client, channel, country)
         destination_key = self._store.destination_key(client.name, channel, to)
+        if self._new is not None:
+            new = self._new.start(request, destination_key, self._clock.now_ms())
+            if new is not None:
+                return self._started(new, fallback_after_seconds)
+        if self._guard is not None:
+            # Only a test here: a start is counted once it is admitted (see _create).
+            self._guard.admit_start(client, ip)
         for _ in range(_START_ROUNDS):
             now_ms = self._clock.now_ms()
             current_id = self._store.pending_id(destination_key)
@@ -126,25 +135,16 @@ class Starts:
                         return StartResult(resent, created=False)
                     continue
                 stale_id = current_id
-            created = self._create(
-                client,
-                channel,
-                to,
-                locale,
-                destination_key,
-                stale_id,
-                now_ms,
-                country,
-                ip,
-                transaction,
-                fallbacks,
-            )
+            created = self._create(request, destination_key, stale_id, now_ms)
             if created is not None:
-                self._emit(EventKind.STARTED, client.name, created)
-                if fallback_after_seconds is not None:
-                    self._set_timer(created, fallback_after_seconds)
-                return StartResult(created, created=True)
+                return self._started(created, fallback_after_seconds)
         raise StoreUnavailable("too much contention on one destination")
+
+    def _started(self, created: Verification, fallback_after_seconds: int | None) -> StartResult:
+        self._emit(EventKind.STARTED, created.client, created)
+        if fallback_after_seconds is not None:
+            self._set_timer(created, fallback_after_seconds)
+        return StartResult(created, created=True)
 
     def _refuse_timer(self, client: Client, after_seconds: int) -> None:
         reason = None
@@ -165,47 +165,18 @@ class Starts:
             log.error("fallback timer of %s not set: the job queue is down", verification.id)
 
     def _create(
-        self,
-        client: Client,
-        channel: Channel,
-        to: str,
-        locale: str | None,
-        destination_key: str,
-        stale_id: str,
-        now_ms: int,
-        country: str | None,
-        ip: str | None,
-        transaction: Transaction | None = None,
-        fallbacks: tuple[Channel, ...] = (),
+        self, request: StartRequest, destination_key: str, stale_id: str, now_ms: int
     ) -> Verification | None:
-        policy = client.policy
+        client, to = request.client, request.to
         dest_failures = 0
         if self._guard is not None:
             dest_failures = self._guard.admit_checks(client, to)
-            self._guard.count_start(client, ip)
-            self._guard.admit_send(client, channel, to, country)
-        ttl_ms = policy.code_ttl_seconds * 1000
-        verification = Verification(
-            id=new_verification_id(),
-            client=client.name,
-            channel=channel,
-            to=to,
-            status=Status.PENDING,
-            attempts=0,
-            max_attempts=policy.max_attempts,
-            sends=1,
-            max_sends=policy.max_sends,
-            created_ms=now_ms,
-            expires_ms=now_ms + ttl_ms,
-            next_send_ms=now_ms + policy.resend_cooldown_seconds * 1000,
-            updated_ms=now_ms,
-            locale=resolve_locale(locale, policy, country),
-            dest_failures=dest_failures,
-            transaction=transaction,
-            fallbacks=",".join(channel.value for channel in fallbacks),
-        )
-        code = generate_code(policy.code_length)
-        code_hash = self._hasher.hash(verification.id, code, transaction)
+            self._guard.count_start(client, request.ip)
+            self._guard.admit_send(client, request.channel, to, request.country)
+        verification = new_verification(request, now_ms, dest_failures)
+        code = generate_code(client.policy.code_length)
+        code_hash = self._hasher.hash(verification.id, code, request.transaction)
+        ttl_ms = verification.expires_ms - now_ms
         self._store.create(verification, code_hash, ttl_ms + RECORD_GRACE_SECONDS * 1000)
         # The hash exists before the index points at it, so an index that points at nothing is
         # always stale. Losing the claim means a concurrent start won: drop ours and resend theirs.
@@ -213,7 +184,7 @@ class Starts:
             self._store.cancel(verification.id, client.name, now_ms)
             return None
         return self.fallback.deliver(
-            client, verification, code, code_hash, destination_key, fallbacks
+            client, verification, code, code_hash, destination_key, request.fallbacks
         )
 
     def _resend(

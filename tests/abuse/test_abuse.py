@@ -224,16 +224,23 @@ class TestFailClosed:
     def test_limiter_outage_is_503_not_unlimited(
         self, settings: Settings, redis_client: redis.Redis
     ) -> None:
-        """With the rate-limit storage unreachable, starts are 503 and nothing is sent."""
+        """
+        With the rate-limit storage unreachable, starts are 503 and nothing is sent. (A new
+        destination's limits are counted by the start's own scripts, on the store's Redis; a
+        resend, and every start on a Cluster, goes through the ``limits`` storage.)
+        """
         broken = dataclasses.replace(
             settings, redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.3
         )
+        start = {"json": {"to": PHONE, "channel": "sms"}, "headers": auth()}
+        working = create_app(
+            settings, redis_client=redis_client, senders={Channel.SMS: CapturingSender()}
+        )
+        assert 201 == working.test_client().post("/v1/verifications", **start).status_code
         sender = CapturingSender()
         app = create_app(broken, redis_client=redis_client, senders={Channel.SMS: sender})
         client: FlaskClient = app.test_client()
-        response = client.post(
-            "/v1/verifications", json={"to": PHONE, "channel": "sms"}, headers=auth()
-        )
+        response = client.post("/v1/verifications", **start)
         assert 503 == response.status_code
         assert response.headers["Retry-After"]
         assert [] == sender.sent
