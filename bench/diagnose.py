@@ -10,6 +10,7 @@ count its ``hash`` and ``verify`` calls, which are all the argon2 work there is.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import Counter
@@ -85,10 +86,38 @@ def count_argon2(hasher: CodeHasher) -> Counter[str]:
     return calls
 
 
+class _Writes(threading.local):
+    counting = False
+    count = 0
+
+
+_WRITES = _Writes()
+_SEND = redis.connection.AbstractConnection.send_packed_command
+
+
+def _counted_send(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if _WRITES.counting:
+        _WRITES.count += 1
+    return _SEND(self, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
+redis.connection.AbstractConnection.send_packed_command = _counted_send  # type: ignore[method-assign]
+
+
+def round_trips(action: Callable[[], _T]) -> tuple[_T, int]:
+    """What ``action`` returned, and how many times it wrote to a Redis connection: its round
+    trips (a pipeline's commands go in one write)."""
+    _WRITES.counting, _WRITES.count = True, 0
+    try:
+        return action(), _WRITES.count
+    finally:
+        _WRITES.counting = False
+
+
 def monitored(redis_url: str, action: Callable[[], _T]) -> tuple[_T, list[str], int]:
     """
-    What ``action`` returned, the commands the app sent to Redis meanwhile (in order), and how
-    many more commands ran inside scripts.
+    What ``action`` returned (with its round trips: ``round_trips``), the commands the app sent to
+    Redis meanwhile (in order), and how many more commands ran inside scripts.
     """
     watcher = redis.Redis.from_url(redis_url, decode_responses=True)
     marker = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -171,10 +200,12 @@ class Diagnosis:
         for _ in range(runs):
             action = prepare()
             before = Counter(self.argon2)
-            response, commands, in_scripts = monitored(self.redis_url, action)
+            (response, trip_count), commands, in_scripts = monitored(
+                self.redis_url, functools.partial(round_trips, action)
+            )
             argon2.update({name: self.argon2[name] - before[name] for name in self.argon2})
             statuses.append(response.status_code)
-            trips.append(len(commands))
+            trips.append(trip_count)
             scripted.append(in_scripts)
         return Cost(
             operation=operation,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from otp_service.core.errors import StoreUnavailable, SuspectedFraud
+from otp_service.core.errors import SuspectedFraud
 from otp_service.core.events import Event, EventKind, EventSink
 from otp_service.core.models import PHONE_CHANNELS, Channel, Client, Clock, Policy
 from otp_service.fraud.models import ALLOWED, Block, Decision, FraudMode, Thresholds
@@ -113,10 +113,7 @@ class FraudGuard:
         number = number_prefixes(to) if self._guards(channel, to) else None
         if number is None:
             return
-        try:
-            self._store.approve(to, number, self._clock.now_ms())
-        except StoreUnavailable:
-            log.error("pumping guard: an approval was not counted (Redis failed)")
+        self._store.approve(to, number, self._clock.now_ms())  # a failure is only logged
 
     def blocks(self) -> list[Block]:
         """

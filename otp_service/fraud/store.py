@@ -159,7 +159,8 @@ class FraudStore(ScriptStore):
             StoreUnavailable: Redis failed.
         """
         args = [self._now(now_ms), "approve", 0, 0, 0, 0, 0, 0, KEEP_COUNTS_MS, TRUST_MS]
-        self._run("fraud_admit", self._keys(to, number), [*args, *number.levels], _decision)
+        keys = self._keys(to, number)
+        self._write_unread("fraud_admit", keys, [*args, *number.levels], required=False)
 
     def blocks(self, now_ms: int) -> list[Block]:
         """

@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from otp_service.core.errors import StoreUnavailable
 from otp_service.core.events import Event, EventKind
 from otp_service.core.models import Clock
 from otp_service.insights.models import (
@@ -97,17 +96,15 @@ class InsightsRecorder:
         if keep_ms[0] <= 0:
             return  # older than what is kept
         the_id = attempt_id(event.verification_id, send.number, send.sent_ms)
-        try:
-            if metric is Metric.APPROVED:
-                self._store.convert(event.client, hour, counters, keep_ms, the_id, now_ms)
-            elif metric is Metric.SENT:
-                attempt = _attempt(event, the_id, send, channel)
-                self._store.add(event.client, hour, counters, keep_ms, attempt)
-            else:
-                self._store.add(event.client, hour, counters, keep_ms)
-        except StoreUnavailable:
-            # What was counted already happened; a lost figure must not fail it.
-            log.warning("conversion figures not counted: Redis failed (%s)", event.kind.value)
+        # Counted after what it counts happened: a Redis failure is logged by the store, and the
+        # caller's request stands.
+        if metric is Metric.APPROVED:
+            self._store.convert(event.client, hour, counters, keep_ms, the_id, now_ms)
+        elif metric is Metric.SENT:
+            attempt = _attempt(event, the_id, send, channel)
+            self._store.add(event.client, hour, counters, keep_ms, attempt)
+        else:
+            self._store.add(event.client, hour, counters, keep_ms)
 
     def _keep_ms(self, hour: int, now_ms: int) -> tuple[int, int]:
         """How long from now an hour's counters and records are kept (from the hour's end)."""

@@ -15,7 +15,6 @@ from typing import Any, Final, cast
 
 from otp_service.insights.models import Attempt, Counter, hour_name, hour_of_attempt
 from otp_service.storage.script_store import ScriptStore, guard
-from otp_service.storage.scripts import flag
 
 COUNTS_KEY: Final = "{prefix}:ins:{{{client}:{hour}}}:n"  # HASH Counter.field → count
 ATTEMPTS_KEY: Final = "{prefix}:ins:{{{client}:{hour}}}:a"  # HASH attempt id → JSON record
@@ -78,7 +77,8 @@ class InsightsStore(ScriptStore):
     ) -> None:
         keys = [self.counts_key(client, hour), self.attempts_key(client, hour)]
         args = [*keep_ms, *operation, *(counter.field for counter in counters)]
-        self._run("insights_record", keys, args, flag)
+        # Counted after what it counts happened: a failure is logged, never the caller's.
+        self._write_unread("insights_record", keys, args, required=False)
 
     # Reads -----------------------------------------------------------------------------------
 

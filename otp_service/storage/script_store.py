@@ -8,7 +8,7 @@ state change as one of them; every ``redis.RedisError`` becomes ``StoreUnavailab
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib import resources
 from typing import Any, TypeVar, cast
 
@@ -16,7 +16,8 @@ import redis
 from redis.commands.core import Script
 
 from otp_service.core.errors import StoreUnavailable
-from otp_service.storage.scripts import Durability, ScriptRunner
+from otp_service.storage.scripts import Durability, ScriptRunner, is_cluster
+from otp_service.storage.write_batch import batched_writes
 
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound="ScriptStore")
@@ -103,6 +104,14 @@ class ScriptStore:
 
     def _run(self, name: str, keys: list[str], args: list[Any], parse: Callable[[Any], _T]) -> _T:
         return self._runner.run(name, self._scripts[name], keys, args, parse)
+
+    def _write_unread(self, name: str, keys: list[str], args: list[Any], *, required: bool) -> None:
+        """Run a script whose reply nobody reads; in an open batch, with the batch's writes."""
+        self._runner.write(name, self._scripts[name], keys, args, required=required)
+
+    def batched_writes(self) -> AbstractContextManager[None]:
+        """Send the unread writes made inside on this store's Redis in one round trip."""
+        return batched_writes(self.client, is_cluster(self.client))
 
     # Health ----------------------------------------------------------------------------------
 

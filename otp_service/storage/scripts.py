@@ -26,6 +26,7 @@ from redis.exceptions import NoScriptError
 
 from otp_service.core.errors import StoreUnavailable
 from otp_service.storage.connection import forget_master
+from otp_service.storage.write_batch import QueuedWrite, current_batch
 
 _T = TypeVar("_T")
 log = logging.getLogger(__name__)
@@ -107,6 +108,35 @@ class ScriptRunner:
         except (MalformedReply, IndexError, KeyError, TypeError, ValueError) as error:
             log.error("script %s answered an unexpected reply: %r (%s)", name, reply, error)
             raise StoreUnavailable("the store answered an unexpected reply") from error
+
+    def write(
+        self,
+        name: str,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        *,
+        required: bool,
+    ) -> None:
+        """
+        Run a script whose reply nobody reads: queued in the open ``batched_writes`` on this
+        client (sent when it ends), else at once.
+
+        Raises:
+            StoreUnavailable: run at once, Redis failed (a write not ``required`` never raises).
+        """
+        batch = current_batch(self.client)
+        if batch is not None:
+            wait = (self.durability.wait_replicas, self.durability.wait_timeout_ms)
+            batch.wait = max(batch.wait, wait)
+            batch.writes.append(QueuedWrite(name, script, keys, args, required))
+            return
+        try:
+            self.run(name, script, keys, args, lambda reply: reply)
+        except StoreUnavailable:
+            if required:
+                raise
+            log.warning("script %s failed: Redis is unavailable", name)
 
     def _forget(self, key: str) -> None:
         forget_node = getattr(self.client, "forget_node", None)

@@ -130,21 +130,21 @@ class Checks:
             return CheckResult(verification_id, Status.PENDING, False, remaining)
         if outcome != "approved":
             raise StoreUnavailable(f"approve answered {outcome!r}")
-        self._emit(
-            EventKind.APPROVED,
-            client.name,
-            verification_id=verification_id,
-            channel=reservation.channel,
-            **send_facts(reservation.to, reservation.sends, reservation.sent_ms),
-        )
-        had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
-        if self._guard is not None:
-            # A code that reached a person: the pumping guard's figure of conversion (phones).
-            if reservation.channel:
+        with self._store.batched_writes():  # the conversion counts: one round trip
+            self._emit(
+                EventKind.APPROVED,
+                client.name,
+                verification_id=verification_id,
+                channel=reservation.channel,
+                **send_facts(reservation.to, reservation.sends, reservation.sent_ms),
+            )
+            if self._guard is not None and reservation.channel:
+                # A code that reached a person: the pumping guard's figure of conversion (phones).
                 self._guard.record_approval(Channel(reservation.channel), reservation.to)
-            if had_failures:
-                # Only after failures is there a run of them to end.
-                self._guard.record_success(client, reservation.to)
+        had_failures = reservation.attempts > 1 or reservation.dest_failures > 0
+        if self._guard is not None and had_failures:
+            # Only after failures is there a run of them to end.
+            self._guard.record_success(client, reservation.to)
         return CheckResult(verification_id, Status.APPROVED, True, remaining)
 
     def check_destination(

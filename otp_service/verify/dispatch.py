@@ -74,8 +74,9 @@ class Dispatcher:
                 retryable=getattr(error, "retryable", False),
             )
             raise
-        self._record(EventKind.DELIVERED, client, verification, sender.provider, started)
-        self._store.record_delivery(verification.id, receipt.status, self._clock.now_ms())
+        with self._store.batched_writes():  # the status and the figures: one round trip
+            self._record(EventKind.DELIVERED, client, verification, sender.provider, started)
+            self._store.note_delivery(verification.id, receipt.status, self._clock.now_ms())
         return replace(verification, delivery_status=receipt.status)
 
     def _record(

@@ -88,8 +88,9 @@ class NewStarts:
         self, request: StartRequest, destination_key: str, now_ms: int
     ) -> Verification | None:
         """
-        Create and deliver a verification; None when the destination has a pending one (or
-        another start claimed it meanwhile), which the step-by-step path then handles.
+        Create and deliver a verification; None when the destination has a pending one (the
+        client's and the IP's starts admit it then) or another start claimed it meanwhile, which
+        the step-by-step path then handles.
 
         Raises:
             RateLimited, SuspectedFraud: a limit or the pumping guard refused (nothing counted).

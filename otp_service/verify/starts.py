@@ -117,7 +117,7 @@ class Starts:
             new = self._new.start(request, destination_key, self._clock.now_ms())
             if new is not None:
                 return self._started(new, fallback_after_seconds)
-        if self._guard is not None:
+        elif self._guard is not None:
             # Only a test here: a start is counted once it is admitted (see _create).
             self._guard.admit_start(client, ip)
         for _ in range(_START_ROUNDS):

@@ -187,6 +187,12 @@ class RedisStore(ScriptStore):
         """Use up every remaining check of a pending verification (a destination lockout)."""
         self._run("lock", [self.verification_key(verification_id)], [self._now(now_ms)], flag)
 
+    def note_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> None:
+        """``record_delivery`` as the sender answered it, with the open batch's writes."""
+        key = self.verification_key(verification_id)
+        args = [delivery_status, self._now(now_ms)]
+        self._write_unread("record_delivery", [key], args, required=True)
+
     def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)

@@ -222,10 +222,10 @@ class TestEscalatingLockouts:
 
 class TestFailClosed:
     def test_limiter_outage_is_503_not_unlimited(
-        self, settings: Settings, redis_client: redis.Redis
+        self, settings: Settings, redis_client: redis.Redis, clock: FakeClock
     ) -> None:
         """
-        With the rate-limit storage unreachable, starts are 503 and nothing is sent. (A new
+        With the rate-limit storage unreachable, a resend is 503 and nothing is sent. (A new
         destination's limits are counted by the start's own scripts, on the store's Redis; a
         resend, and every start on a Cluster, goes through the ``limits`` storage.)
         """
@@ -234,11 +234,17 @@ class TestFailClosed:
         )
         start = {"json": {"to": PHONE, "channel": "sms"}, "headers": auth()}
         working = create_app(
-            settings, redis_client=redis_client, senders={Channel.SMS: CapturingSender()}
+            settings,
+            clock=clock,
+            redis_client=redis_client,
+            senders={Channel.SMS: CapturingSender()},
         )
         assert 201 == working.test_client().post("/v1/verifications", **start).status_code
+        clock.advance(31)  # past the resend cooldown
         sender = CapturingSender()
-        app = create_app(broken, redis_client=redis_client, senders={Channel.SMS: sender})
+        app = create_app(
+            broken, clock=clock, redis_client=redis_client, senders={Channel.SMS: sender}
+        )
         client: FlaskClient = app.test_client()
         response = client.post("/v1/verifications", **start)
         assert 503 == response.status_code

@@ -21,7 +21,7 @@ from tests.conftest import make_clients
 from tests.support import NAME_KEY, Api, CapturingSender, FakeClock
 
 #: ``admission`` run alone on one window (no lockout, a run of wrong codes never locking).
-_ONE_WINDOW = admission_lua() + "return admission(KEYS, ARGV, ARGV[9] == 'count')"
+_ONE_WINDOW = admission_lua() + "return admission(KEYS, ARGV, ARGV[9] == 'count', false)"
 
 
 class TestMovingWindow:
@@ -39,18 +39,20 @@ class TestMovingWindow:
         library = MovingWindowRateLimiter(storage)
         (item,) = parse_limits("3/10second")
         script = redis_client.register_script(_ONE_WINDOW)
-        ours, theirs = storage.prefixed_key(item.key_for("ours")), item.key_for("theirs")
+        key_prefix = limits_key_prefix(prefix)
+        ours, theirs = f"{key_prefix}:{item.key_for('ours')}", item.key_for("theirs")
         rng = random.Random(seed)
         now = 1_800_000_000.0
         answers: list[tuple[bool, bool]] = []
         for _ in range(200):
             now += rng.choice((0.0, 0.4, 1.7, 3.3, 9.99, 10.0, 12.5))
             monkeypatch.setattr(time, "time", lambda at=now: at)
-            args = [repr(now), "", 100, 86_400, 0, "ours", item.amount, item.get_expiry()]
+            args: list[str | int] = [repr(now), "", 100, 86_400, 0, "ours"]
+            args += [item.amount, item.get_expiry()]
             reply = script(keys=["no-lock", "no-run", ours], args=[*args, "count"])
             answers.append((reply[0] == "ok", library.hit(item, "theirs")))
             assert redis_client.lrange(ours, 0, -1) == redis_client.lrange(
-                storage.prefixed_key(theirs), 0, -1
+                f"{key_prefix}:{theirs}", 0, -1
             )
             assert library.get_window_stats(item, "ours") == library.get_window_stats(
                 item, "theirs"
@@ -61,7 +63,7 @@ class TestMovingWindow:
     def test_a_refusal_says_when_the_window_frees_a_hit(self, redis_client: redis.Redis) -> None:
         """The reset time is the oldest hit in the full window plus its length, as the library's."""
         script = redis_client.register_script(_ONE_WINDOW)
-        args = ["", 100, 86_400, 0, "w", 2, 60]
+        args: list[str | int] = ["", 100, 86_400, 0, "w", 2, 60]
         for at in (100.0, 130.0):
             assert ["ok", 0] == script(keys=["l", "r", "win"], args=[repr(at), *args, "count"])
         refused = script(keys=["l", "r", "win"], args=["150.0", *args, "count"])
@@ -83,7 +85,7 @@ class TestRefusedStarts:
         The country's SMS cap refuses the second number: the client's starts and the second
         number's sends are not counted (each limit used to be counted as it was passed).
         """
-        settings = dataclasses.replace(settings, sms_country_limits={"US": "1/hour"})
+        settings = dataclasses.replace(settings, sms_country_limits=(("US", "1/hour"),))
         api = _policy_app(settings, Policy(client_starts="2/hour"), CapturingSender())
         assert 201 == api.start("+14155550101").status_code
         refused = api.start("+14155550102")

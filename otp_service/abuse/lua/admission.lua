@@ -1,4 +1,4 @@
--- admission(keys, argv, count): the rate limits, lockout and run of wrong codes a start is
+-- admission(keys, argv, count, starts_only): the rate limits, lockout and run of wrong codes a start is
 -- subject to, as one Lua function that a start script includes (it is not a script of its own).
 -- Every window is a moving window kept exactly as the ``limits`` library keeps it (a list of hit
 -- times in seconds, newest first, trimmed to the limit, expiring with the window), so the
@@ -9,9 +9,9 @@
 --   the lockout, or '' for Redis's TIME   argv[3] consecutive wrong codes that lock
 --   argv[4] how long a run of wrong codes is kept (s)   argv[5] how many windows come before the
 --   lockout's checks   argv[6..] name, limit, length (s) of each window
--- Tests every window first; with ``count``, and only when none is exhausted, counts one hit in
--- each. Returns {'limited', name, reset time (s)} or {'ok', consecutive wrong codes}.
-local function admission(keys, argv, count)
+-- Tests every window first (with ``starts_only``, only those before the lockout's checks, and
+-- nothing is counted); with ``count``, and only when none is exhausted, counts one hit in each. Returns {'limited', name, reset time (s)} or {'ok', consecutive wrong codes}.
+local function admission(keys, argv, count, starts_only)
   local now = tonumber(argv[1])
   local windows = (#argv - 5) / 3
   local function window(i)
@@ -27,6 +27,9 @@ local function admission(keys, argv, count)
   end
   local consecutive = tonumber(redis.call('GET', keys[2])) or 0
   for i = 1, windows + 1 do
+    if starts_only and i > tonumber(argv[5]) then
+      return {'ok', consecutive}
+    end
     if i == tonumber(argv[5]) + 1 then
       if consecutive >= tonumber(argv[3]) then
         return {'limited', 'consecutive_failures', tostring(now + tonumber(argv[4]))}

@@ -5,16 +5,22 @@
 -- ARGV[1], ARGV[2] how many keys and arguments ``admission`` takes; ARGV[3], ARGV[4] the same of
 --   ``fraud_admit``; then the arguments of ``admission``, then those of ``fraud_admit``
 -- Counts nothing but the guard's send, and that only once every limit admits the start.
--- Returns {'pending', id} when the destination has a pending verification (the caller resends
--- it, or replaces a stale one, step by step); the refusal of ``admission``; else {'ok', consecutive wrong
+-- Returns the refusal of the client's or the IP's starts; {'pending', id} when the destination has
+-- a pending verification (the caller resends it, or replaces a stale one, step by step); the
+-- refusal of any other limit; else {'ok', consecutive wrong
 -- codes, the guard's decision...}.
 local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
 local fk, fa = tonumber(ARGV[3]), tonumber(ARGV[4])
+local admission_keys, admission_args = {unpack(KEYS, 2, 1 + nk)}, {unpack(ARGV, 5, 4 + na)}
+local verdict = admission(admission_keys, admission_args, false, true)
+if verdict[1] ~= 'ok' then
+  return verdict
+end
 local pending = redis.call('GET', KEYS[1])
 if pending then
   return {'pending', pending}
 end
-local verdict = admission({unpack(KEYS, 2, 1 + nk)}, {unpack(ARGV, 5, 4 + na)}, false)
+verdict = admission(admission_keys, admission_args, false, false)
 if verdict[1] ~= 'ok' then
   return verdict
 end

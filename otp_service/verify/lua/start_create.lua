@@ -13,7 +13,7 @@ local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[1]) == 1 then
   return {'lost'}
 end
-local verdict = admission({unpack(KEYS, 3, 2 + nk)}, {unpack(ARGV, 7, 6 + na)}, true)
+local verdict = admission({unpack(KEYS, 3, 2 + nk)}, {unpack(ARGV, 7, 6 + na)}, true, false)
 if verdict[1] ~= 'ok' then
   return verdict
 end
