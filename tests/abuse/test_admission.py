@@ -109,3 +109,23 @@ class TestRefusedStarts:
         assert [] == redis_client.keys(f"{limits_key_prefix(prefix)}:*")
         assert [] == redis_client.keys(f"{prefix}:vf:*")
         assert [] == sender.sent
+
+
+def test_a_start_the_pumping_guard_refuses_counts_no_limit(
+    settings: Settings, redis_client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    """A blocked prefix refuses the start (403) and leaves the client's starts untouched."""
+    settings = dataclasses.replace(settings, fraud_guard="block")
+    sender = CapturingSender()
+    api = _policy_app(settings, Policy(client_starts="2/hour"), sender)
+    block = f"{prefix}:fraud:{{+1}}:b:+1415"
+    redis_client.hset(block, mapping={"until": 10**14, "mode": "block"})
+    refused = api.start("+14155550104")
+    assert (403, "/problems/suspected-fraud") == (
+        refused.status_code,
+        refused.get_json()["type"],
+    )
+    library = MovingWindowRateLimiter(limits_storage(redis_url, prefix, 1.0))
+    (client_starts,) = parse_limits("2/hour")
+    assert 2 == library.get_window_stats(client_starts, "client_starts", "acme").remaining
+    assert [] == sender.sent
