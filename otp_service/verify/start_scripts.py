@@ -22,10 +22,22 @@ from otp_service.storage.scripts import MalformedReply, is_cluster
 from otp_service.verify.records import creation_args
 
 _REPLIES: Final = ("ok", "pending", "limited", "lost", "created")
+#: What ``resend`` answers, which ``resend_counted`` passes on.
+_RESEND_REPLIES: Final = ("ok", "missing", "locked", "max_sends", "cooldown", "limited")
 
 
 def _lua(name: str) -> str:
     return (resources.files("otp_service.verify") / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def _lua_function(name: str) -> str:
+    return f"local function {name}(KEYS, ARGV)\n{_lua(name)}\nend\n"
+
+
+def _resend_reply(reply: Any) -> list[Any]:
+    if not isinstance(reply, list) or not reply or reply[0] not in _RESEND_REPLIES:
+        raise MalformedReply("expected a resend_counted reply")
+    return reply
 
 
 def _reply(reply: Any) -> list[Any]:
@@ -46,13 +58,19 @@ class StartScripts(ScriptStore):
         self._scripts.update(
             start_admit=register(admission_lua() + fraud_admit_lua() + _lua("start_admit")),
             start_create=register(admission_lua() + _lua("start_create")),
+            resend_counted=register(
+                admission_lua() + _lua_function("resend") + _lua("resend_counted")
+            ),
         )
 
-    def admit(self, destination_key: str, admission: Admission) -> list[Any]:
+    def admit(
+        self, destination_key: str, admission: Admission, *, resend: bool = False
+    ) -> list[Any]:
         """
         Test a new start's limits; unless one refuses or the destination has a pending
         verification, count the send with the pumping guard. The raw reply, which
-        ``StartAdmission.admitted`` reads (or ``['pending', id]``).
+        ``StartAdmission.admitted`` reads (or ``['pending', id]``). With ``resend``, the same
+        for the resend of the pending verification (the index is not read).
 
         Raises:
             StoreUnavailable: Redis failed.
@@ -61,7 +79,7 @@ class StartScripts(ScriptStore):
         fraud_args = admission.fraud.args if admission.fraud else []
         counts = [len(admission.keys), len(admission.args), len(fraud_keys), len(fraud_args)]
         keys = [destination_key, *admission.keys, *fraud_keys]
-        args = [*counts, *admission.args, *fraud_args]
+        args = [*counts, "resend" if resend else "", *admission.args, *fraud_args]
         return self._run("start_admit", keys, args, _reply)
 
     def create(
@@ -86,3 +104,23 @@ class StartScripts(ScriptStore):
         args += [verification.id, self._clock_mode(), *admission.args]
         args += creation_args(verification, code_hash)
         return self._run("start_create", [*keys, *admission.keys], args, _reply)
+
+    def resend(
+        self,
+        verification_id: str,
+        keys: tuple[str, str],
+        admission: Admission,
+        resend_args: list[Any],
+        *,
+        index_ttl_ms: int,
+    ) -> list[Any]:
+        """
+        Count the resend's limits and run ``resend`` with ``resend_args``, all or nothing; its
+        reply, or a refusal. ``keys``: the verification's hash and the destination index.
+
+        Raises:
+            StoreUnavailable: Redis failed.
+        """
+        args: list[Any] = [len(admission.keys), len(admission.args), verification_id]
+        args += [index_ttl_ms, *resend_args, *admission.args]
+        return self._run("resend_counted", [*keys, *admission.keys], args, _resend_reply)

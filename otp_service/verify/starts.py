@@ -26,7 +26,8 @@ from otp_service.jobs import JobQueue
 from otp_service.verify.dispatch import Dispatcher
 from otp_service.verify.fallback import Fallback, refuse_unusable
 from otp_service.verify.locales import resolve_locale
-from otp_service.verify.new_starts import NewStarts, StartRequest, new_verification
+from otp_service.verify.records import ResendOutcome
+from otp_service.verify.scripted_starts import ScriptedStarts, StartRequest, new_verification
 from otp_service.verify.start_scripts import StartScripts
 from otp_service.verify.store import RedisStore
 from otp_service.verify.timers import FallbackTimers
@@ -72,10 +73,10 @@ class Starts:
         )
         self.timers = FallbackTimers(store, self.fallback, jobs, clock)
         scripts = store.beside(StartScripts)
-        self._new: NewStarts | None = None
+        self._scripted: ScriptedStarts | None = None
         if guard is not None and scripts.usable:
             grace_ms = RECORD_GRACE_SECONDS * 1000
-            self._new = NewStarts(store, scripts, hasher, guard, self.fallback, grace_ms)
+            self._scripted = ScriptedStarts(store, scripts, hasher, guard, self.fallback, grace_ms)
 
     def start(
         self,
@@ -113,8 +114,8 @@ class Starts:
         if self._guard is not None:
             self._guard.admit_destination(client, channel, country)
         destination_key = self._store.destination_key(client.name, channel, to)
-        if self._new is not None:
-            new = self._new.start(request, destination_key, self._clock.now_ms())
+        if self._scripted is not None:
+            new = self._scripted.start(request, destination_key, self._clock.now_ms())
             if new is not None:
                 return self._started(new, fallback_after_seconds)
         elif self._guard is not None:
@@ -127,9 +128,7 @@ class Starts:
             if current_id is not None:
                 existing = self._store.load(current_id)
                 if existing is not None and _is_resendable(existing, client, now_ms, transaction):
-                    resent = self._resend(
-                        client, existing, destination_key, locale, now_ms, country, ip
-                    )
+                    resent = self._resend(existing, destination_key, now_ms, request)
                     if resent is not None:
                         self._emit(EventKind.RESENT, client.name, resent)
                         return StartResult(resent, created=False)
@@ -188,22 +187,38 @@ class Starts:
         )
 
     def _resend(
-        self,
-        client: Client,
-        existing: Verification,
-        destination_key: str,
-        locale: str | None,
-        now_ms: int,
-        country: str | None,
-        ip: str | None,
+        self, existing: Verification, destination_key: str, now_ms: int, request: StartRequest
     ) -> Verification | None:
+        client, policy = request.client, request.client.policy
         # Refuse before hashing, so a rejected resend costs no argon2; the script re-checks.
         _refuse_resend(existing, now_ms)
+        if self._scripted is not None:
+            outcome, code, code_hash = self._scripted.resend(
+                client, existing, destination_key, now_ms, request
+            )
+        else:
+            outcome, code, code_hash = self._resend_step_by_step(
+                existing, destination_key, now_ms, request
+            )
+        if outcome.verification is None:
+            if outcome.outcome == "missing":
+                return None
+            _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
+        assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
+        verification = outcome.verification
+        if request.locale:
+            locale = resolve_locale(request.locale, policy, request.country)
+            verification = replace(verification, locale=locale)
+        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
+
+    def _resend_step_by_step(
+        self, existing: Verification, destination_key: str, now_ms: int, request: StartRequest
+    ) -> tuple[ResendOutcome, str, str]:
+        client, policy = request.client, request.client.policy
         if self._guard is not None:
             self._guard.admit_checks(client, existing.to)
-            self._guard.count_start(client, ip)
-            self._guard.admit_send(client, existing.channel, existing.to, country)
-        policy = client.policy
+            self._guard.count_start(client, request.ip)
+            self._guard.admit_send(client, existing.channel, existing.to, request.country)
         code = generate_code(policy.code_length)
         code_hash = self._hasher.hash(existing.id, code, existing.transaction)
         outcome = self._store.resend(
@@ -215,20 +230,12 @@ class Starts:
             ttl_ms=policy.code_ttl_seconds * 1000,
             grace_ms=RECORD_GRACE_SECONDS * 1000,
         )
-        if outcome.verification is None:
-            if outcome.outcome == "missing":
-                return None
-            _raise_resend_refusal(outcome.outcome, outcome.until_ms, now_ms)
-        assert outcome.verification is not None  # noqa: S101 (narrowing for mypy)
-        verification = outcome.verification
-        # The index lives as long as the resent code, not the first one: else check-by-destination
-        # misses the code, and a new start could make a second live verification for it.
-        self._store.claim_destination(
-            destination_key, existing.id, existing.id, policy.code_ttl_seconds * 1000
-        )
-        if locale:
-            verification = replace(verification, locale=resolve_locale(locale, policy, country))
-        return self._dispatcher.deliver(client, verification, code, code_hash, destination_key)
+        if outcome.verification is not None:
+            # The index lives as long as the resent code, not the first one: else a check by
+            # destination misses the code, and a new start could make a second verification.
+            ttl_ms = policy.code_ttl_seconds * 1000
+            self._store.claim_destination(destination_key, existing.id, existing.id, ttl_ms)
+        return outcome, code, code_hash
 
 
 def _is_resendable(

@@ -122,10 +122,16 @@ class RedisStore(ScriptStore):
     ) -> ResendOutcome:
         """Swap in a new code hash and count a send, if the verification allows it now."""
         key = self.verification_key(verification_id)
-        args = [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
+        args = self.resend_args(client, now_ms, code_hash, cooldown_ms, ttl_ms, grace_ms)
         return self._run(
             "resend", [key], args, lambda reply: resend_outcome(verification_id, reply)
         )
+
+    def resend_args(
+        self, client: str, now_ms: int, code_hash: str, cooldown_ms: int, ttl_ms: int, grace_ms: int
+    ) -> list[str | int]:
+        """The arguments of ``resend`` (which a start script may run as a function)."""
+        return [client, self._now(now_ms), code_hash, cooldown_ms, ttl_ms, grace_ms]
 
     def fall_back(
         self,

@@ -222,34 +222,31 @@ class TestEscalatingLockouts:
 
 class TestFailClosed:
     def test_limiter_outage_is_503_not_unlimited(
-        self, settings: Settings, redis_client: redis.Redis, clock: FakeClock
+        self, settings: Settings, redis_client: redis.Redis
     ) -> None:
         """
-        With the rate-limit storage unreachable, a resend is 503 and nothing is sent. (A new
-        destination's limits are counted by the start's own scripts, on the store's Redis; a
-        resend, and every start on a Cluster, goes through the ``limits`` storage.)
+        With the rate-limit storage unreachable, a wrong code is 503: its failure could not be
+        counted. (A start's limits are counted by the start's own scripts, on the store's Redis;
+        the ``limits`` storage counts wrong codes, and every limit on a Cluster.)
         """
         broken = dataclasses.replace(
             settings, redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.3
         )
-        start = {"json": {"to": PHONE, "channel": "sms"}, "headers": auth()}
-        working = create_app(
-            settings,
-            clock=clock,
-            redis_client=redis_client,
-            senders={Channel.SMS: CapturingSender()},
-        )
-        assert 201 == working.test_client().post("/v1/verifications", **start).status_code
-        clock.advance(31)  # past the resend cooldown
         sender = CapturingSender()
-        app = create_app(
-            broken, clock=clock, redis_client=redis_client, senders={Channel.SMS: sender}
+        working = create_app(settings, redis_client=redis_client, senders={Channel.SMS: sender})
+        started = working.test_client().post(
+            "/v1/verifications", json={"to": PHONE, "channel": "sms"}, headers=auth()
         )
+        verification_id, code = started.get_json()["id"], sender.last_code(PHONE)
+        app = create_app(broken, redis_client=redis_client, senders={Channel.SMS: sender})
         client: FlaskClient = app.test_client()
-        response = client.post("/v1/verifications", **start)
+        response = client.post(
+            f"/v1/verifications/{verification_id}/check",
+            json={"code": _wrong(code)},
+            headers=auth(),
+        )
         assert 503 == response.status_code
         assert response.headers["Retry-After"]
-        assert [] == sender.sent
 
     def test_app_with_an_unreachable_cluster_starts_and_answers_503(
         self, settings: Settings

@@ -95,6 +95,28 @@ class TestRefusedStarts:
         assert 1 == library.get_window_stats(client_starts, "client_starts", "acme").remaining
         assert 201 == api.start("+447911123456").status_code  # the start refused used none
 
+    def test_a_resend_refused_by_a_later_limit_counts_none_of_the_earlier_ones(
+        self, settings: Settings, redis_url: str, prefix: str
+    ) -> None:
+        """A resend that the country's cap refuses leaves the client's starts as they were."""
+        settings = dataclasses.replace(settings, sms_country_limits=(("US", "2/hour"),))
+        clock = FakeClock()
+        sender = CapturingSender()
+        limited = dataclasses.replace(
+            settings, api_keys=make_clients(Policy(client_starts="9/hour"))
+        )
+        app = create_app(limited, clock=clock, senders={Channel.SMS: sender})
+        api = Api(app.test_client(), sender)
+        api.started("+14155550105")
+        api.started("+14155550106")
+        clock.advance(31)  # past the resend cooldown
+        refused = api.start("+14155550105")
+        assert (429, "sms_country_sends") == (refused.status_code, refused.get_json()["limit"])
+        library = MovingWindowRateLimiter(limits_storage(redis_url, prefix, 1.0))
+        (client_starts,) = parse_limits("9/hour")
+        assert 7 == library.get_window_stats(client_starts, "client_starts", "acme").remaining
+        assert 2 == len(sender.sent)
+
     def test_a_locked_destination_is_refused_before_any_hash_or_count(
         self, settings: Settings, redis_client: redis.Redis, prefix: str
     ) -> None:

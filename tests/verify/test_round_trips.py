@@ -34,13 +34,13 @@ def _round_trips(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]) 
 
 
 @pytest.fixture(name="guarded")
-def _guarded(settings: Settings) -> Api:
-    """The API with the pumping guard counting (monitor) and three starts an hour for ``acme``."""
+def _guarded(settings: Settings, clock: FakeClock) -> Api:
+    """The API with the pumping guard counting (monitor) and five starts an hour for ``acme``."""
     settings = dataclasses.replace(
-        settings, fraud_guard="monitor", api_keys=make_clients(Policy(client_starts="3/hour"))
+        settings, fraud_guard="monitor", api_keys=make_clients(Policy(client_starts="5/hour"))
     )
     sender = CapturingSender()
-    app = create_app(settings, clock=FakeClock(), senders={Channel.SMS: sender})
+    app = create_app(settings, clock=clock, senders={Channel.SMS: sender})
     app.extensions[EXTENSION_KEY].store.load_scripts()
     api = Api(app.test_client(), sender)
     verification_id, code = api.started("+14155550199")
@@ -70,9 +70,24 @@ def test_a_rate_limited_start_is_one_round_trip(
     guarded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client's starts are used up: the admission script refuses, nothing else is sent."""
-    guarded.started("+14155550102")
-    guarded.started("+14155550103")
+    for number in range(4):
+        guarded.started(f"+1415555011{number}")
     response = []
     trips = _round_trips(monkeypatch, lambda: response.append(guarded.start("+14155550104")))
     assert (429, "client_starts") == (response[0].status_code, response[0].get_json()["limit"])
     assert 1 == trips
+
+
+def test_a_resend_is_six_round_trips(
+    guarded: Api, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Admit (a pending verification found), read the index and the verification, admit the
+    resend, resend with its limits counted, then the pipeline after the send."""
+    guarded.started("+14155550105")
+    clock.advance(31)  # past the resend cooldown
+    assert 200 == guarded.start("+14155550105").status_code  # loads the resend's scripts
+    clock.advance(31)
+    response = []
+    trips = _round_trips(monkeypatch, lambda: response.append(guarded.start("+14155550105")))
+    assert 200 == response[0].status_code
+    assert 6 == trips

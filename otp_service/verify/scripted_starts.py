@@ -1,7 +1,8 @@
 """
-NewStarts: a start for a destination with no pending verification, in two scripts before its
-delivery (``StartScripts``): admitted, hashed, then created with every limit counted at once.
-A refused start counts nothing and costs no argon2.
+ScriptedStarts: a start for a destination with no pending verification, and the resend of a
+pending one, each in two scripts before its delivery (``StartScripts``): admitted, hashed, then
+created (or resent) with every limit counted at once. A refused start counts nothing and costs
+no argon2.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from dataclasses import dataclass
 
 from otp_service.abuse import AbuseGuard
 from otp_service.core.codes import CodeHasher, generate_code
+from otp_service.core.errors import StoreUnavailable
 from otp_service.core.models import Channel, Client, Status, Verification
 from otp_service.core.transactions import Transaction
 from otp_service.verify.fallback import Fallback
 from otp_service.verify.locales import resolve_locale
+from otp_service.verify.records import ResendOutcome, resend_outcome
 from otp_service.verify.start_scripts import StartScripts
 from otp_service.verify.store import RedisStore
 
@@ -65,8 +68,8 @@ def new_verification(
     )
 
 
-class NewStarts:
-    """New verifications on one Redis (standalone or Sentinel), each in two scripts."""
+class ScriptedStarts:
+    """New verifications and resends on one Redis (standalone or Sentinel), in two scripts."""
 
     def __init__(
         self,
@@ -120,3 +123,44 @@ class NewStarts:
         return self._fallback.deliver(
             client, verification, code, code_hash, destination_key, request.fallbacks
         )
+
+    def resend(
+        self,
+        client: Client,
+        existing: Verification,
+        destination_key: str,
+        now_ms: int,
+        request: StartRequest,
+    ) -> tuple[ResendOutcome, str, str]:
+        """
+        Resend ``existing`` with a new code: what ``resend`` answered, the code and its hash.
+
+        Raises:
+            RateLimited, SuspectedFraud: a limit or the pumping guard refused (nothing counted).
+            StoreUnavailable: Redis failed.
+        """
+        admission = self._guard.admission.plan(
+            client, existing.channel, existing.to, request.country, request.ip
+        )
+        reply = self._scripts.admit(destination_key, admission, resend=True)
+        self._guard.admission.admitted(client, admission, reply)
+        policy = client.policy
+        code = generate_code(policy.code_length)
+        code_hash = self._hasher.hash(existing.id, code, existing.transaction)
+        ttl_ms = policy.code_ttl_seconds * 1000
+        args = self._store.resend_args(
+            client.name,
+            now_ms,
+            code_hash,
+            policy.resend_cooldown_seconds * 1000,
+            ttl_ms,
+            self._grace_ms,
+        )
+        keys = (self._store.verification_key(existing.id), destination_key)
+        reply = self._scripts.resend(existing.id, keys, admission, args, index_ttl_ms=ttl_ms)
+        if reply[0] == "limited":
+            self._guard.admission.admitted(client, admission, reply)  # raises the refusal
+        try:
+            return resend_outcome(existing.id, reply), code, code_hash
+        except ValueError as error:
+            raise StoreUnavailable("the store answered an unexpected reply") from error
