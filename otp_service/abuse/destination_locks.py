@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from limits import RateLimitItem
 from limits.storage import Storage
@@ -21,6 +22,10 @@ class DestinationLock:
     failures_in_window: int
     consecutive_failures: int
     locked_until_ms: int
+
+
+#: How long a destination's run of wrong codes is kept after the last one.
+CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
 
 
 def consecutive_key(client: str, digest: str) -> str:
@@ -62,3 +67,27 @@ def clear_lock(
     for item in windows:
         limiter.clear(item, "destination_failures", client, digest)
     storage.clear(consecutive_key(client, digest))
+
+
+def count_failure(
+    limiter: MovingWindowRateLimiter,
+    storage: Storage,
+    windows: Sequence[RateLimitItem],
+    client: str,
+    digest: str,
+) -> tuple[bool, int]:
+    """
+    Count a wrong code, one call at a time (the path of a Cluster): whether a failure window is
+    now exhausted (then every window starts afresh: the next, longer lock takes as many wrong codes
+    again), and the run of consecutive wrong codes.
+    """
+    exhausted = False
+    for item in windows:
+        hit = limiter.hit(item, "destination_failures", client, digest)
+        stats = limiter.get_window_stats(item, "destination_failures", client, digest)
+        exhausted = exhausted or not hit or stats.remaining == 0
+    consecutive = storage.incr(consecutive_key(client, digest), CONSECUTIVE_FAILURES_TTL_SECONDS)
+    if exhausted:
+        for item in windows:
+            limiter.clear(item, "destination_failures", client, digest)
+    return exhausted, consecutive

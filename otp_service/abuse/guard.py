@@ -12,16 +12,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Final, NoReturn
+from typing import NoReturn
 
 from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from otp_service.abuse.admission import Lockout, StartAdmission
+from otp_service.abuse.admission import Lockout, StartAdmission, windows
 from otp_service.abuse.destination_locks import (
+    CONSECUTIVE_FAILURES_TTL_SECONDS,
     DestinationLock,
     clear_lock,
     consecutive_key,
+    count_failure,
     read_lock,
 )
 from otp_service.abuse.limits_storage import fail_closed, now_ms, parse_limits
@@ -38,7 +40,6 @@ from otp_service.core.models import (
 from otp_service.fraud import FraudGuard
 
 logger = logging.getLogger("otp_service.abuse.guard")
-CONSECUTIVE_FAILURES_TTL_SECONDS: Final = 86_400
 
 
 class AbuseGuard:
@@ -72,6 +73,7 @@ class AbuseGuard:
         key_prefix: str = "otp:rl",
     ) -> None:
         self._fraud = fraud
+        self._key_prefix = key_prefix
         self._make_storage = storage
         self._lockouts = lockouts
         self._lockout_schedule = lockout_schedule
@@ -237,26 +239,24 @@ class AbuseGuard:
             StoreUnavailable: Redis failed.
         """
         digest = destination_digest(to, self._name_key)
-        exhausted = False
-        with fail_closed():
-            for item in parse_limits(client.policy.destination_failures):
-                hit = self._limiter.hit(item, "destination_failures", client.name, digest)
-                exhausted = (
-                    exhausted
-                    or not hit
-                    or self._limiter.get_window_stats(
-                        item, "destination_failures", client.name, digest
-                    ).remaining
-                    == 0
-                )
-            consecutive = self._storage.incr(
-                consecutive_key(client.name, digest), CONSECUTIVE_FAILURES_TTL_SECONDS
+        spec = client.policy.destination_failures
+        if self._lockouts.scripted:  # one script; on a Cluster, one call at a time
+            failures = windows("destination_failures", spec, client.name, digest)
+            exhausted, consecutive = self._lockouts.count_wrong_code(
+                [f"{self._key_prefix}:{consecutive_key(client.name, digest)}"]
+                + [window.key(self._key_prefix) for window in failures],
+                client.name,
+                digest,
+                [(window.item.amount, window.item.get_expiry()) for window in failures],
+                self._lockout_schedule,
             )
-            if exhausted:  # the next, longer lock takes as many failures again
-                for item in parse_limits(client.policy.destination_failures):
-                    self._limiter.clear(item, "destination_failures", client.name, digest)
-        if exhausted:
-            self._lockouts.lock(client.name, digest, self._lockout_schedule, now_ms())
+        else:
+            with fail_closed():
+                exhausted, consecutive = count_failure(
+                    self._limiter, self._storage, parse_limits(spec), client.name, digest
+                )
+            if exhausted:
+                self._lockouts.lock(client.name, digest, self._lockout_schedule, now_ms())
         return exhausted or consecutive >= self._max_consecutive_failures
 
     def destination_lock(self, client: Client, to: str) -> DestinationLock:

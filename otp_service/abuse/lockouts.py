@@ -12,10 +12,14 @@ lock ends, and at once after a right code.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Final
 
+from otp_service.abuse.destination_locks import CONSECUTIVE_FAILURES_TTL_SECONDS
 from otp_service.storage.script_store import ScriptStore, guard
+from otp_service.storage.scripts import is_cluster
 
 LOCK_KEY: Final = "{prefix}:lock:{{{client}:{digest}}}"  # HASH level, locked_until_ms
 #: How long the level of a destination is remembered after its lock ends.
@@ -36,6 +40,12 @@ def _int_pair(reply: Any) -> LockState:
     return LockState(int(reply[0]), int(reply[1]))
 
 
+def _locked_and_run(reply: Any) -> tuple[bool, int]:
+    if not isinstance(reply, list) or len(reply) != 2 or reply[0] not in (0, 1):
+        raise ValueError("not a wrong_code reply")
+    return bool(reply[0]), int(reply[1])
+
+
 def _int(reply: Any) -> int:
     if not isinstance(reply, int):
         raise ValueError("not a destination_lock reply")
@@ -47,6 +57,16 @@ class DestinationLockouts(ScriptStore):
 
     SCRIPT_PACKAGE = "otp_service.abuse"
     SCRIPT_NAMES = ("destination_lock", "destination_lock_state")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Whether one script can count a wrong code: its keys lie in several Cluster slots.
+        self.scripted = not is_cluster(self.client)
+        lua = resources.files(self.SCRIPT_PACKAGE) / "lua"
+        lock = (lua / "destination_lock.lua").read_text(encoding="utf-8")
+        function = f"local function destination_lock(KEYS, ARGV)\n{lock}\nend\n"
+        body = (lua / "wrong_code.lua").read_text(encoding="utf-8")
+        self._scripts["wrong_code"] = self.client.register_script(function + body)
 
     def key(self, client: str, digest: str) -> str:
         """The lockout hash of a destination."""
@@ -61,6 +81,28 @@ class DestinationLockouts(ScriptStore):
         """The destination's lockout as of now."""
         args = [self._now(now_ms)]
         return self._run("destination_lock_state", [self.key(client, digest)], args, _int_pair)
+
+    def count_wrong_code(
+        self,
+        keys: list[str],
+        client: str,
+        digest: str,
+        windows: list[tuple[int, int]],
+        schedule_seconds: tuple[int, ...],
+    ) -> tuple[bool, int]:
+        """
+        Count a wrong code in the destination's failure ``windows`` (limit, length) and its run;
+        lock it for its next step when a window fills up. Whether it was locked, and the run.
+        ``keys``: the run's counter, then the windows' lists (as the ``limits`` storage names
+        them).
+        """
+        now = time.time()
+        args: list[Any] = [repr(now), CONSECUTIVE_FAILURES_TTL_SECONDS, len(windows)]
+        args += [number for window in windows for number in window]
+        args += [self._now(int(now * 1000)), LEVEL_MEMORY_MS]
+        args += [step * 1000 for step in schedule_seconds]
+        keys = [self.key(client, digest), *keys]
+        return self._run("wrong_code", keys, args, _locked_and_run)
 
     def forget(self, client: str, digest: str) -> None:
         """End the lockout and forget its level (a right code, or an admin)."""

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from flask.testing import FlaskClient
 
 from otp_service import create_app
 from otp_service.config.settings import Settings
@@ -225,26 +224,18 @@ class TestFailClosed:
         self, settings: Settings, redis_client: redis.Redis
     ) -> None:
         """
-        With the rate-limit storage unreachable, a wrong code is 503: its failure could not be
-        counted. (A start's limits are counted by the start's own scripts, on the store's Redis;
-        the ``limits`` storage counts wrong codes, and every limit on a Cluster.)
+        With the rate-limit storage unreachable, an admin's view of a destination's lockout is
+        503, not "no failures". (Starts and wrong codes count their limits in their own scripts,
+        on the store's Redis; the ``limits`` storage serves these views, and every limit on a
+        Cluster.)
         """
         broken = dataclasses.replace(
             settings, redis_url="redis://127.0.0.1:1/0", redis_timeout_seconds=0.3
         )
-        sender = CapturingSender()
-        working = create_app(settings, redis_client=redis_client, senders={Channel.SMS: sender})
-        started = working.test_client().post(
-            "/v1/verifications", json={"to": PHONE, "channel": "sms"}, headers=auth()
+        app = create_app(
+            broken, redis_client=redis_client, senders={Channel.SMS: CapturingSender()}
         )
-        verification_id, code = started.get_json()["id"], sender.last_code(PHONE)
-        app = create_app(broken, redis_client=redis_client, senders={Channel.SMS: sender})
-        client: FlaskClient = app.test_client()
-        response = client.post(
-            f"/v1/verifications/{verification_id}/check",
-            json={"code": _wrong(code)},
-            headers=auth(),
-        )
+        response = app.test_client().get(f"/v1/locks/destinations/{PHONE}", headers=auth())
         assert 503 == response.status_code
         assert response.headers["Retry-After"]
 
