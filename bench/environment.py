@@ -15,7 +15,8 @@ import hashlib
 import json
 from typing import Final
 
-PREFIX: Final = "bench"
+#: The production default of ``OTP_REDIS_PREFIX``: key names, hence memory, as deployed.
+PREFIX: Final = "otp"
 PEPPER: Final = "bench-pepper-0123456789abcdef0123456789"
 #: client name → API key. ``limited`` may start one verification an hour: every start after its
 #: first is the rate-limited rejection.

@@ -25,6 +25,12 @@ DIGITS: Final = "0123456789"
 #: The head every argon2id v19 encoding starts with: not stored, put back to verify.
 _ENCODING_HEAD: Final = "$argon2id$v=19$"
 
+#: One-letter names of the parameters of the named profiles, stored instead of them
+#: (``o$<salt>$<tag>``, 47 characters, not ``m=4096,t=2,p=1$<salt>$<tag>``, 60). A name stands
+#: for its parameters for good: a profile whose parameters change gets a new one.
+_PARAMETER_NAMES: Final = {"m=4096,t=2,p=1": "o", "m=19456,t=2,p=1": "w"}
+_PARAMETERS_NAMED: Final = {name: parameters for parameters, name in _PARAMETER_NAMES.items()}
+
 #: The named argon2 profiles (``OTP_ARGON2_PROFILE``; memory in KiB).
 ARGON2_PROFILES: Final[dict[str, argon2.Parameters]] = {
     "otp": argon2.Parameters(
@@ -81,10 +87,14 @@ class CodeHasher:
     def hash(self, scope: str, code: str, transaction: Transaction | None = None) -> str:
         """
         The argon2 hash of ``code`` for the record ``scope``, as stored: the encoding without its
-        constant ``$argon2id$v=19$`` head (``m=4096,t=2,p=1$<salt>$<tag>``).
+        constant ``$argon2id$v=19$`` head, its parameters by their one-letter name when they have
+        one (``o$<salt>$<tag>``; else ``m=8,t=1,p=1$<salt>$<tag>``).
         """
         peppered = self._peppered(scope, code, transaction)
-        return self._hasher.hash(peppered).removeprefix(_ENCODING_HEAD)
+        encoded = self._hasher.hash(peppered).removeprefix(_ENCODING_HEAD)
+        parameters, _, rest = encoded.partition("$")
+        name = _PARAMETER_NAMES.get(parameters)
+        return f"{name}${rest}" if name else encoded
 
     def verify(
         self, encoded_hash: str, scope: str, code: str, transaction: Transaction | None = None
@@ -95,8 +105,10 @@ class CodeHasher:
         Raises:
             StoreCorrupted: the stored hash cannot be parsed (a server fault, never a wrong code).
         """
-        if not encoded_hash.startswith("$"):
-            encoded_hash = _ENCODING_HEAD + encoded_hash
+        if not encoded_hash.startswith("$"):  # stored without its head, perhaps with a name
+            parameters, dollar, rest = encoded_hash.partition("$")
+            parameters = _PARAMETERS_NAMED.get(parameters, parameters)
+            encoded_hash = _ENCODING_HEAD + parameters + dollar + rest
         try:
             return self._hasher.verify(encoded_hash, self._peppered(scope, code, transaction))
         except VerifyMismatchError:

@@ -5,6 +5,7 @@ prefixes of growing length, so a block can be as narrow as the pumped range of n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,11 +31,13 @@ class NumberPrefixes:
     levels: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=4096)
 def number_prefixes(to: str) -> NumberPrefixes | None:
     """
     The prefixes of an E.164 number, or None when ``to`` is not one (an email address).
 
     The number need not be valid: a pumped range often is not, and it is counted all the same.
+    Kept for the last 4096 numbers of the process (a send, then its approval, ask again).
     """
     if not to.startswith("+"):
         return None

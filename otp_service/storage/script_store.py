@@ -32,13 +32,19 @@ def guard() -> Iterator[None]:
         raise StoreUnavailable("Redis is unavailable") from error
 
 
-def register_scripts(client: redis.Redis, package: str, names: Sequence[str]) -> dict[str, Script]:
-    """The ``lua/<name>.lua`` scripts of ``package``, registered with ``client`` (no I/O)."""
-    lua = resources.files(package) / "lua"
-    return {
-        name: client.register_script((lua / f"{name}.lua").read_text(encoding="utf-8"))
-        for name in names
-    }
+def lua_source(package: str, name: str) -> str:
+    """The text of ``package``'s ``lua/<name>.lua``."""
+    return (resources.files(package) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def register_scripts(
+    client: redis.Redis, package: str, names: Sequence[str], prelude: str = ""
+) -> dict[str, Script]:
+    """
+    The ``lua/<name>.lua`` scripts of ``package``, each after ``prelude`` (Lua they share),
+    registered with ``client`` (no I/O).
+    """
+    return {name: client.register_script(prelude + lua_source(package, name)) for name in names}
 
 
 def hash_fields(flat: Sequence[str]) -> dict[str, str]:
@@ -62,6 +68,10 @@ class ScriptStore:
     SCRIPT_PACKAGE: str = ""
     SCRIPT_NAMES: Sequence[str] = ()
 
+    def script_prelude(self) -> str:
+        """Lua that every script of this store starts with (none by default)."""
+        return ""
+
     def __init__(
         self,
         client: redis.Redis,
@@ -77,7 +87,9 @@ class ScriptStore:
         self.durability = durability or Durability()
         self.server_time = server_time
         self._runner = ScriptRunner(client, self.durability)
-        self._scripts = register_scripts(client, self.SCRIPT_PACKAGE, self.SCRIPT_NAMES)
+        self._scripts = register_scripts(
+            client, self.SCRIPT_PACKAGE, self.SCRIPT_NAMES, self.script_prelude()
+        )
 
     def _now(self, now_ms: int) -> int | str:
         """The time a script is given: the caller's, or '' for Redis's own clock (TIME)."""

@@ -76,7 +76,7 @@ class Dispatcher:
             raise
         with self._store.batched_writes():  # the status and the figures: one round trip
             self._record(EventKind.DELIVERED, client, verification, sender.provider, started)
-            self._store.note_delivery(verification.id, receipt.status, self._clock.now_ms())
+            self._store.note_delivery(verification.id, receipt.status)
         return replace(verification, delivery_status=receipt.status)
 
     def _record(

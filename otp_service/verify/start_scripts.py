@@ -19,7 +19,8 @@ from otp_service.core.models import Verification
 from otp_service.fraud import fraud_admit_lua
 from otp_service.storage.script_store import ScriptStore
 from otp_service.storage.scripts import MalformedReply, is_cluster
-from otp_service.verify.records import creation_args
+from otp_service.verify.records import creation_args, fields_lua
+from otp_service.verify.store import index_value
 
 _REPLIES: Final = ("ok", "pending", "limited", "lost", "created")
 #: What ``resend`` answers, which ``resend_counted`` passes on.
@@ -59,7 +60,7 @@ class StartScripts(ScriptStore):
             start_admit=register(admission_lua() + fraud_admit_lua() + _lua("start_admit")),
             start_create=register(admission_lua() + _lua("start_create")),
             resend_counted=register(
-                admission_lua() + _lua_function("resend") + _lua("resend_counted")
+                admission_lua() + fields_lua() + _lua_function("resend") + _lua("resend_counted")
             ),
         )
 
@@ -101,7 +102,7 @@ class StartScripts(ScriptStore):
         """
         index_ttl_ms = verification.expires_ms - verification.created_ms
         args: list[Any] = [len(admission.keys), len(admission.args), key_ttl_ms, index_ttl_ms]
-        args += [verification.id, self._clock_mode(), *admission.args]
+        args += [index_value(verification.id), self._clock_mode(), *admission.args]
         args += creation_args(verification, code_hash)
         return self._run("start_create", [*keys, *admission.keys], args, _reply)
 
@@ -121,6 +122,6 @@ class StartScripts(ScriptStore):
         Raises:
             StoreUnavailable: Redis failed.
         """
-        args: list[Any] = [len(admission.keys), len(admission.args), verification_id]
-        args += [index_ttl_ms, *resend_args, *admission.args]
+        args: list[Any] = [len(admission.keys), len(admission.args), index_value(verification_id)]
+        args += [index_ttl_ms, verification_id, *resend_args, *admission.args]
         return self._run("resend_counted", [*keys, *admission.keys], args, _resend_reply)

@@ -7,6 +7,8 @@ Every read-modify-write of a verification is one script from ``lua/``; every
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from collections.abc import Sequence
 from typing import Final, TypeVar, cast
@@ -19,6 +21,7 @@ from otp_service.verify.records import (
     Reservation,
     creation_args,
     fallen_back,
+    fields_lua,
     fields_of,
     parse_verification,
     resend_outcome,
@@ -28,7 +31,7 @@ from otp_service.verify.records import (
 # Key schema. Every key of one verification shares the hash tag {<id>}, so each script touches one
 # slot and the same code runs on Redis Cluster.
 VERIFICATION_KEY: Final = "{prefix}:vf:{{{id}}}"  # HASH, fields of _FIELDS; PX = expiry + grace
-DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # STRING id; PX = expiry
+DESTINATION_KEY: Final = "{prefix}:dest:{{{client}:{channel}:{digest}}}"  # index_value; PX = expiry
 SCRIPT_NAMES: Final = (
     "create",
     "claim_destination",
@@ -46,6 +49,32 @@ SCRIPT_NAMES: Final = (
 _T = TypeVar("_T")
 
 
+def index_value(verification_id: str) -> str:
+    """
+    What a destination index holds for a verification: the id's 128 bits in base64url, 22
+    characters (the full ``vf_`` id, 35, takes the index to the next allocation size: 136 B, not
+    120). An id of another form is kept as it is.
+    """
+    digits = verification_id.removeprefix("vf_")
+    if len(digits) != 32 or digits == verification_id:
+        return verification_id
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        return verification_id
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def id_of_index(value: str) -> str:
+    """The verification id a destination index holds (written by ``index_value``, or whole)."""
+    if len(value) != 22 or value.startswith("vf_"):
+        return value
+    try:
+        return "vf_" + base64.urlsafe_b64decode(value + "==").hex()
+    except (binascii.Error, ValueError):
+        return value
+
+
 class RedisStore(ScriptStore):
     """
     Verifications in Redis, each state change one Lua script.
@@ -59,6 +88,10 @@ class RedisStore(ScriptStore):
 
     SCRIPT_PACKAGE = "otp_service.verify"
     SCRIPT_NAMES = SCRIPT_NAMES
+
+    def script_prelude(self) -> str:
+        """``fields_of``: the field names of a verification hash in either format."""
+        return fields_lua()
 
     # Keys ------------------------------------------------------------------------------------
 
@@ -82,7 +115,8 @@ class RedisStore(ScriptStore):
     def pending_id(self, destination_key: str) -> str | None:
         """The id the destination index points at (a hint: the verification hash decides)."""
         with guard():
-            return cast(str | None, self.client.get(destination_key))
+            value = cast(str | None, self.client.get(destination_key))
+        return None if value is None else id_of_index(value)
 
     def load(self, verification_id: str) -> Verification | None:
         """The verification with this id, or None when it is gone."""
@@ -102,12 +136,13 @@ class RedisStore(ScriptStore):
 
     def claim_destination(self, key: str, verification_id: str, expected: str, ttl_ms: int) -> bool:
         """Point the destination index at ``verification_id`` if it still points at ``expected``."""
-        args = [verification_id, expected, ttl_ms]
+        args = [index_value(verification_id), expected and index_value(expected), ttl_ms, expected]
         return self._run("claim_destination", [key], args, flag)
 
     def release_destination(self, key: str, verification_id: str) -> None:
         """Drop the destination index if it points at ``verification_id``."""
-        self._run("release_destination", [key], [verification_id], flag)
+        args = [index_value(verification_id), verification_id]
+        self._run("release_destination", [key], args, flag)
 
     def resend(
         self,
@@ -193,13 +228,12 @@ class RedisStore(ScriptStore):
         """Use up every remaining check of a pending verification (a destination lockout)."""
         self._run("lock", [self.verification_key(verification_id)], [self._now(now_ms)], flag)
 
-    def note_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> None:
+    def note_delivery(self, verification_id: str, delivery_status: str) -> None:
         """``record_delivery`` as the sender answered it, with the open batch's writes."""
         key = self.verification_key(verification_id)
-        args = [delivery_status, self._now(now_ms)]
-        self._write_unread("record_delivery", [key], args, required=True)
+        self._write_unread("record_delivery", [key], [delivery_status], required=True)
 
-    def record_delivery(self, verification_id: str, delivery_status: str, now_ms: int) -> bool:
+    def record_delivery(self, verification_id: str, delivery_status: str) -> bool:
         """Record a provider's delivery status; False when the verification is gone."""
         key = self.verification_key(verification_id)
-        return self._run("record_delivery", [key], [delivery_status, self._now(now_ms)], flag)
+        return self._run("record_delivery", [key], [delivery_status], flag)

@@ -71,7 +71,7 @@ def twilio_status() -> Response:
     )
     if _VERIFICATION_ID.match(verification_id) and status in RECORDED_STATUSES:
         g.verification_id = verification_id
-        services().store.record_delivery(verification_id, status, services().verifications.now_ms())
+        services().store.record_delivery(verification_id, status)
         if status in ("undelivered", "failed"):
             _fall_back(verification_id)
     return Response(status=204)

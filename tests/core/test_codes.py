@@ -45,13 +45,30 @@ class TestCodeHasher:
         encoded = CodeHasher(b"k" * 32, "test").hash("vf_1", "123456")
         assert not CodeHasher(b"j" * 32, "test").verify(encoded, "vf_1", "123456")
 
-    @pytest.mark.parametrize(("profile", "memory_kib"), [("otp", 4096), ("owasp", 19456)])
-    def test_named_profiles(self, profile: str, memory_kib: int) -> None:
-        """The named profiles are argon2id with the design's memory and time costs."""
+    @pytest.mark.parametrize(
+        ("profile", "memory_kib", "name"), [("otp", 4096, "o"), ("owasp", 19456, "w")]
+    )
+    def test_named_profiles(self, profile: str, memory_kib: int, name: str) -> None:
+        """The named profiles are argon2id with the design's memory and time costs; their
+        parameters are stored by a one-letter name."""
         encoded = CodeHasher(b"k" * 32, profile).hash("vf_1", "123456")
-        assert encoded.startswith(f"m={memory_kib},t=2,p=1$")
+        assert encoded.startswith(f"{name}$")
+        assert 47 == len(encoded)
         assert 2 == ARGON2_PROFILES[profile].time_cost
+        assert memory_kib == ARGON2_PROFILES[profile].memory_cost
         assert ARGON2_PROFILES[profile].type is argon2.Type.ID
+
+    @pytest.mark.parametrize(("profile", "parameters"), [("otp", "m=4096,t=2,p=1")])
+    def test_hashes_stored_before_the_names_still_verify(
+        self, profile: str, parameters: str
+    ) -> None:
+        """``m=4096,t=2,p=1$<salt>$<tag>`` (stored before the names) verifies; so does the name."""
+        hasher = CodeHasher(b"k" * 32, profile)
+        named = hasher.hash("vf_1", "123456")
+        spelled_out = parameters + named.removeprefix("o")
+        assert hasher.verify(spelled_out, "vf_1", "123456")
+        assert hasher.verify(named, "vf_1", "123456")
+        assert not hasher.verify(spelled_out, "vf_1", "654321")
 
     @pytest.mark.parametrize("profile", ["otp", "owasp"])
     def test_stored_hash_fits_a_compact_redis_hash(self, profile: str) -> None:
@@ -61,7 +78,7 @@ class TestCodeHasher:
     def test_full_encodings_still_verify(self) -> None:
         """A hash stored with its $argon2id$v=19$ head (before the compact form) verifies."""
         hasher = CodeHasher(b"k" * 32, "test")
-        full = "$argon2id$v=19$" + hasher.hash("vf_1", "123456")
+        full = "$argon2id$v=19$" + hasher.hash("vf_1", "123456")  # no name: m=8,t=1,p=1
         assert hasher.verify(full, "vf_1", "123456")
 
     def test_corrupted_hash_is_a_server_fault(self) -> None:

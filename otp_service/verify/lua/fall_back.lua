@@ -10,9 +10,10 @@
 -- Only a verification that failed on that very channel and code is reopened (a fallback is a
 -- resend: a new code, one more send, the attempts left alone), so a concurrent resend or check
 -- that changed it wins.
-local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'channel', 'code_hash', 'sends',
-  'max_sends', 'first_channel', 'send_log', 'delivery_status', 'expires_ms', 'attempts',
-  'max_attempts')
+local F = fields_of(KEYS[1])
+local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.channel, F.code_hash, F.sends,
+  F.max_sends, F.first_channel, F.send_log, F.delivery_status, F.expires_ms, F.attempts,
+  F.max_attempts)
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
@@ -38,10 +39,10 @@ local log = (h[8] or '')
 if log ~= '' then
   log = log .. ','
 end
-redis.call('HSET', KEYS[1], 'status', 'pending', 'channel', ARGV[5], 'code_hash', ARGV[6],
-  'sends', tonumber(h[5]) + 1, 'expires_ms', now + tonumber(ARGV[7]), 'updated_ms', now,
-  'delivery_status', '', 'first_channel', h[7] or ARGV[3],
-  'send_log', log .. ARGV[5] .. '@' .. now, 'fallbacks', ARGV[9])
+redis.call('HSET', KEYS[1], F.status, 'pending', F.channel, ARGV[5], F.code_hash, ARGV[6],
+  F.sends, tonumber(h[5]) + 1, F.expires_ms, now + tonumber(ARGV[7]), F.updated_ms, now,
+  F.delivery_status, '', F.first_channel, h[7] or ARGV[3],
+  F.send_log, log .. ARGV[5] .. '@' .. now, F.fallbacks, ARGV[9])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]) + tonumber(ARGV[8]))
 local result = redis.call('HGETALL', KEYS[1])
 table.insert(result, 1, 'ok')

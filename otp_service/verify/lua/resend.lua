@@ -5,8 +5,9 @@
 -- Returns {'ok', field, value, ...} | {'missing'} | {'locked', expires_ms}
 --         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
 -- The attempt counter is left alone: a resend never buys fresh guesses (invariant 1, docs/architecture.md).
-local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'sends', 'max_sends',
-  'next_send_ms', 'expires_ms', 'attempts', 'max_attempts', 'channel', 'send_log')
+local F = fields_of(KEYS[1])
+local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.sends, F.max_sends,
+  F.next_send_ms, F.expires_ms, F.attempts, F.max_attempts, F.channel, F.send_log)
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
@@ -29,9 +30,9 @@ local log = h[10] or ''
 if log ~= '' then
   log = log .. ','
 end
-redis.call('HSET', KEYS[1], 'code_hash', ARGV[3], 'sends', tonumber(h[3]) + 1,
-  'next_send_ms', now + tonumber(ARGV[4]), 'expires_ms', expires, 'updated_ms', now,
-  'delivery_status', '', 'send_log', log .. h[9] .. '@' .. now)
+redis.call('HSET', KEYS[1], F.code_hash, ARGV[3], F.sends, tonumber(h[3]) + 1,
+  F.next_send_ms, now + tonumber(ARGV[4]), F.expires_ms, expires, F.updated_ms, now,
+  F.delivery_status, '', F.send_log, log .. h[9] .. '@' .. now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]) + tonumber(ARGV[6]))
 local result = redis.call('HGETALL', KEYS[1])
 table.insert(result, 1, 'ok')

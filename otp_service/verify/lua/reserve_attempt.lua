@@ -11,13 +11,14 @@
 -- (approved, canceled, failed), or 'expired' with 'expired' or 'max_attempts_reached'.
 -- channel, sends and sent_ms (when the latest send was made) name the send a right code approves,
 -- for the conversion figures.
+local F = fields_of(KEYS[1])
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-local h = redis.call('HMGET', KEYS[1], 'client', 'status', 'attempts', 'max_attempts',
-  'expires_ms', 'code_hash', 'to', 'dest_failures', 'channel', 'sends', 'created_ms', 'send_log')
+local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.attempts, F.max_attempts,
+  F.expires_ms, F.code_hash, F.to, F.dest_failures, F.channel, F.sends, F.created_ms, F.send_log)
 if h[1] ~= ARGV[1] then
   return {'missing'}
 end
@@ -34,6 +35,6 @@ end
 if attempts >= tonumber(h[4]) then
   return {'locked', h[5]}
 end
-redis.call('HSET', KEYS[1], 'attempts', attempts + 1, 'updated_ms', now)
+redis.call('HSET', KEYS[1], F.attempts, attempts + 1, F.updated_ms, now)
 local sent_ms = string.match(h[12] or '', '@(%d+)$') or h[11]
 return {'ok', h[6], tostring(attempts + 1), h[4], h[7], h[8] or '0', h[9], h[10], sent_ms}

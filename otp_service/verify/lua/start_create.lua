@@ -2,7 +2,8 @@
 -- function ``admission``: see StartScripts).
 -- KEYS[1] verification hash   KEYS[2] destination index   KEYS[3..] keys of ``admission``
 -- ARGV[1], ARGV[2] how many keys and arguments ``admission`` takes   ARGV[3] the hash's TTL (ms)
--- ARGV[4] the index's TTL (ms)   ARGV[5] the verification's id   ARGV[6] 'server' to move the
+-- ARGV[4] the index's TTL (ms)   ARGV[5] the verification as the index holds
+--   it (``index_value``)   ARGV[6] 'server' to move the
 --   times onto Redis's TIME, '' to keep them   then the arguments of ``admission``, then how many
 --   of the pairs that follow are times (the creation time first), then the hash's field, value
 --   pairs
