@@ -11,12 +11,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
 import requests
 
+from otp_service.verify.records import named_fields
 from tests.gunicorn_server import running_gunicorn, service_environ
 from tests.support import KEYS, key_sha256
 
@@ -130,7 +131,8 @@ def test_concurrent_wrong_checks_never_exceed_max_attempts(
     statuses = Counter(response.status_code for response in responses)
     assert {200: 5, 429: 195} == dict(statuses)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    assert "5" == client.hget(f"{prefix}:vf:{{{started['id']}}}", "attempts")
+    stored = named_fields(cast(dict[str, str], client.hgetall(f"{prefix}:vf:{{{started['id']}}}")))
+    assert "5" == stored["attempts"]
     client.close()
 
 

@@ -65,6 +65,15 @@ FIELD_CODES: Final = {
 _FIELD_NAMES: Final = {code: name for name, code in FIELD_CODES.items()}
 
 
+def named_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    """A verification hash's fields by their full names, whatever its format."""
+    if "s" not in fields:  # format 1
+        return dict(fields)
+    named = {_FIELD_NAMES.get(name, name): value for name, value in fields.items()}
+    named.setdefault("updated_ms", named["created_ms"])
+    return named
+
+
 def fields_lua() -> str:
     """
     The Lua every verification script starts with: ``fields_of(key)``, the field names of the
@@ -148,9 +157,7 @@ def creation_args(verification: Verification, code_hash: str) -> list[str | int]
 
 def parse_verification(fields: Mapping[str, str]) -> Verification:
     """Build a ``Verification`` from the fields of its hash (either format) and its ``id``."""
-    if "s" in fields:  # format 2
-        fields = {_FIELD_NAMES.get(name, name): value for name, value in fields.items()}
-        fields.setdefault("updated_ms", fields["created_ms"])
+    fields = named_fields(fields)
     values: dict[str, Any] = {name: fields[name] for name in _STRING_FIELDS if name in fields}
     values.update({name: int(fields[name]) for name in _INT_FIELDS if name in fields})
     return Verification(

@@ -18,6 +18,7 @@ import pytest
 import requests
 from werkzeug.test import TestResponse
 
+from otp_service.verify.records import named_fields
 from otp_service.web.problems import PROBLEM_MEDIA_TYPE
 from tests.gunicorn_server import running_gunicorn
 from tests.reliability.support import (
@@ -162,7 +163,10 @@ def _killed_run() -> Iterator[LoadRun]:
                 thread.join(timeout=30)
         with redis_server.client() as admin:
             attempts = {
-                verification_id: int(admin.hget(f"kill:vf:{{{verification_id}}}", "attempts") or 0)
+                verification_id: int(
+                    named_fields(admin.hgetall(f"kill:vf:{{{verification_id}}}")).get("attempts")
+                    or 0
+                )
                 for verification_id in codes
             }
         yield LoadRun(load.outcomes, killed_at, restarting_at, restarted_at, codes, attempts)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from otp_service.verify.records import named_fields
 from tests.gunicorn_server import running_gunicorn
 from tests.reliability.support import (
     BEARER,
@@ -140,7 +141,7 @@ def _kill_run() -> Iterator[KillRun]:
         workers_after = wait_for_workers(master, 2)
         flow_after = _full_flow(base, twilio)
         with redis_server.client() as admin:
-            hashes = {vid: admin.hgetall(f"{PREFIX}:vf:{{{vid}}}") for vid in codes}
+            hashes = {vid: named_fields(admin.hgetall(f"{PREFIX}:vf:{{{vid}}}")) for vid in codes}
         yield KillRun(
             outcomes,
             killed_at,
