@@ -36,7 +36,7 @@ from otp_service.core.codes import CodeHasher
 from otp_service.core.models import Channel, Status, Verification, key_name_key
 from otp_service.storage.embedded_redis import EmbeddedRedis
 from otp_service.storage.script_store import lua_source
-from otp_service.verify.records import creation_args, fields_lua
+from otp_service.verify.records import creation_args
 from otp_service.verify.store import RedisStore, index_value
 
 _BATCH = 2000
@@ -46,7 +46,9 @@ _TTL_MS = 600_000
 def fill(client: redis.Redis, count: int, profile: str, budget_s: float) -> int:
     """Write ``count`` pending verifications (or as many as ``budget_s`` allows); how many."""
     store = RedisStore(client, PREFIX, name_key=key_name_key(b"unused-pepper-0123456789abcdef"))
-    create = client.register_script(fields_lua() + lua_source("otp_service.verify", "create"))
+    create = client.register_script(
+        store.script_prelude() + lua_source(store.SCRIPT_PACKAGE, "create")
+    )
     code_hash = CodeHasher(b"p" * 32, profile).hash("vf_" + "0" * 32, "123456")
     now = int(time.time() * 1000)
     deadline = time.monotonic() + budget_s

@@ -58,7 +58,7 @@ class StartScripts(ScriptStore):
         register = self.client.register_script  # no I/O, on a Cluster too
         self._scripts.update(
             start_admit=register(admission_lua() + fraud_admit_lua() + _lua("start_admit")),
-            start_create=register(admission_lua() + _lua("start_create")),
+            start_create=register(admission_lua() + _lua("new_record") + _lua("start_create")),
             resend_counted=register(
                 admission_lua() + fields_lua() + _lua_function("resend") + _lua("resend_counted")
             ),

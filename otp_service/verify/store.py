@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Final, TypeVar, cast
 
 from otp_service.core.models import Channel, Verification, destination_digest
-from otp_service.storage.script_store import ScriptStore, guard
+from otp_service.storage.script_store import ScriptStore, guard, lua_source
 from otp_service.storage.scripts import flag, one_of
 from otp_service.verify.records import (
     ResendOutcome,
@@ -90,8 +90,9 @@ class RedisStore(ScriptStore):
     SCRIPT_NAMES = SCRIPT_NAMES
 
     def script_prelude(self) -> str:
-        """``fields_of``: the field names of a verification hash in either format."""
-        return fields_lua()
+        """``fields_of`` (the field names of a verification hash in either format) and
+        ``new_record`` (a new hash written)."""
+        return fields_lua() + lua_source(self.SCRIPT_PACKAGE, "new_record")
 
     # Keys ------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 -- Create a new start's verification and count its limits, in one script (it includes the
--- function ``admission``: see StartScripts).
+-- functions ``admission`` and ``new_record``: see StartScripts).
 -- KEYS[1] verification hash   KEYS[2] destination index   KEYS[3..] keys of ``admission``
 -- ARGV[1], ARGV[2] how many keys and arguments ``admission`` takes   ARGV[3] the hash's TTL (ms)
 -- ARGV[4] the index's TTL (ms)   ARGV[5] the verification as the index holds
@@ -18,19 +18,6 @@ local verdict = admission({unpack(KEYS, 3, 2 + nk)}, {unpack(ARGV, 7, 6 + na)}, 
 if verdict[1] ~= 'ok' then
   return verdict
 end
-local times = tonumber(ARGV[7 + na])
-local fields = {unpack(ARGV, 8 + na)}
-if ARGV[6] == 'server' then
-  local time = redis.call('TIME')
-  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  local shift = now - tonumber(fields[2])
-  for i = 1, times do
-    if tonumber(fields[2 * i]) > 0 then
-      fields[2 * i] = tostring(tonumber(fields[2 * i]) + shift)
-    end
-  end
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+new_record(KEYS[1], ARGV[3], ARGV[6], tonumber(ARGV[7 + na]), {unpack(ARGV, 8 + na)})
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[4])
 return {'created'}

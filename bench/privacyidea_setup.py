@@ -1,0 +1,156 @@
+"""
+privacyIDEA for the side-by-side benchmark (``bench/privacyidea.py``): installed from PyPI into a
+venv of its own (never the project's), configured on SQLite in a throwaway folder, and given a
+realm of users, each with an e-mail token whose codes go to a local SMTP sink.
+
+Nothing of privacyIDEA is part of this repository: the venv is made on first use under
+``~/.cache/otp-service-bench`` (or ``--pi-cache``) from PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from otp_service.storage.embedded_redis import free_port
+
+PI_VERSION: Final = "3.14"
+PIN: Final = "1234"
+ADMIN_PASSWORD: Final = "bench-admin-" + secrets.token_hex(8)
+
+
+def ensure_venv(cache: Path) -> Path:
+    """A venv with privacyIDEA and gunicorn (made once, then reused); its folder."""
+    venv = cache / f"privacyidea-{PI_VERSION}"
+    marker = venv / ".installed"
+    if marker.exists():
+        return venv
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, f"privacyidea=={PI_VERSION}", "gunicorn"], check=True)
+    marker.touch()
+    return venv
+
+
+def configure(venv: Path, folder: Path) -> Path:
+    """``pi.cfg`` on SQLite in ``folder``, its keys and tables, and an admin; the WSGI file."""
+    config = folder / "pi.cfg"
+    config.write_text(
+        "\n".join(
+            [
+                f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{folder / 'pi.sqlite'}'",
+                f"SECRET_KEY = '{secrets.token_hex(32)}'",
+                f"PI_PEPPER = '{secrets.token_hex(16)}'",
+                f"PI_ENCFILE = '{folder / 'enckey'}'",
+                f"PI_AUDIT_KEY_PRIVATE = '{folder / 'private.pem'}'",
+                f"PI_AUDIT_KEY_PUBLIC = '{folder / 'public.pem'}'",
+                f"PI_LOGFILE = '{folder / 'privacyidea.log'}'",
+                "PI_LOGLEVEL = 30",
+                "SUPERUSER_REALM = ['super']",
+                "",
+            ]
+        )
+    )
+    env = {"PRIVACYIDEA_CONFIGFILE": str(config), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    manage = [str(venv / "bin" / "pi-manage")]
+    for command in (["setup", "create_enckey"], ["setup", "create_audit_keys"]):
+        subprocess.run([*manage, *command], env=env, check=True, cwd=folder)
+    subprocess.run([*manage, "setup", "create_tables"], env=env, check=True, cwd=folder)
+    admin = [*manage, "admin", "add", "admin", "-p", ADMIN_PASSWORD]
+    subprocess.run(admin, env=env, check=True, cwd=folder)
+    wsgi = folder / "pi_wsgi.py"
+    wsgi.write_text(
+        "from privacyidea.app import create_app\n"
+        f"application = create_app(config_name='production', config_file={str(config)!r},"
+        " silent=True)\n"
+    )
+    return config
+
+
+@contextmanager
+def pi_gunicorn(venv: Path, folder: Path, config: Path, log_path: Path) -> Iterator[str]:
+    """privacyIDEA under gunicorn with the service's settings (workers = cores, 8 threads,
+    gthread) on a free loopback port; its address. Stopped when the block ends."""
+    port = free_port()
+    command = [
+        str(venv / "bin" / "gunicorn"),
+        *("--workers", str(os.cpu_count() or 1), "--threads", "8", "--worker-class", "gthread"),
+        *("--bind", f"127.0.0.1:{port}", "--chdir", str(folder), "pi_wsgi:application"),
+    ]
+    env = {"PRIVACYIDEA_CONFIGFILE": str(config), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"privacyIDEA did not start: {log_path.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                time.sleep(0.3)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _call(base: str, path: str, body: dict[str, Any], token: str = "") -> dict[str, Any]:
+    request = urllib.request.Request(  # noqa: S310 (our loopback URL)
+        base + path,
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": token, "PI-Authorization": token} if token else {}),
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        reply: dict[str, Any] = json.loads(response.read())
+    if not reply.get("result", {}).get("status"):
+        raise RuntimeError(f"privacyIDEA refused {path}: {reply}")
+    return reply
+
+
+def provision(base: str, folder: Path, users: int, smtp_port: int) -> list[str]:
+    """A realm of ``users`` users, each with an e-mail token (PIN ``PIN``); their names."""
+    token = _call(base, "/auth", {"username": "admin", "password": ADMIN_PASSWORD})["result"][
+        "value"
+    ]["token"]
+    mail = {
+        "email.mailserver": "127.0.0.1",
+        "email.port": str(smtp_port),
+        "email.mailfrom": "privacyidea@example.com",
+        "email.tls": "False",
+    }
+    _call(base, "/system/setConfig", mail, token)
+    names = [f"bench{n}" for n in range(users)]
+    passwd = folder / "users.passwd"
+    passwd.write_text(
+        "".join(f"{name}:x:{1000 + n}:1000:{name},,,:/home/{name}:/bin/sh\n" for n, name in
+                enumerate(names))
+    )  # fmt: skip
+    _call(base, "/resolver/benchusers", {"type": "passwdresolver", "fileName": str(passwd)}, token)
+    _call(base, "/realm/bench", {"resolvers": "benchusers"}, token)
+    for name in names:
+        init = {"type": "email", "user": name, "realm": "bench", "pin": PIN,
+                "email": f"{name}@example.com"}  # fmt: skip
+        _call(base, "/token/init", init, token)
+    return names
