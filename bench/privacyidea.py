@@ -6,9 +6,9 @@ codes by SMTP to one local sink, read back by the driver.
 - otp-service: ``POST /v1/verifications`` (channel email, a new address each flow), the code from
   the sink, ``POST /v1/verifications/{id}/check``; Redis as ``EmbeddedRedis``, its default argon2
   profile (``otp``).
-- privacyIDEA (``bench/privacyidea_setup.py``, from PyPI, on SQLite): ``POST /validate/check``
-  with the user's PIN (which sends an e-mail challenge), the code from the sink, ``POST
-  /validate/check`` with the ``transaction_id``; one user per driver thread.
+- privacyIDEA (``bench/privacyidea_setup.py``, from PyPI, on a throwaway PostgreSQL):
+  ``POST /validate/check`` with the user's PIN (which sends an e-mail challenge), the code from
+  the sink, ``POST /validate/check`` with the ``transaction_id``; one user per driver thread.
 
     .venv/bin/python bench/privacyidea.py --seconds 60
 """
@@ -16,7 +16,11 @@ codes by SMTP to one local sink, read back by the driver.
 from __future__ import annotations
 
 import argparse
+import email
+import email.message
+import email.policy
 import json
+import re
 import signal
 import statistics
 import sys
@@ -33,7 +37,14 @@ from aiosmtpd.controller import Controller
 
 from bench.environment import KEYS, service_environ
 from bench.keepalive import Connection, header_lines
-from bench.privacyidea_setup import PIN, configure, ensure_venv, pi_gunicorn, provision
+from bench.privacyidea_setup import (
+    PIN,
+    configure,
+    ensure_venv,
+    pi_gunicorn,
+    provision,
+    throwaway_postgres,
+)
 from bench.servers import gunicorn
 from otp_service.storage.embedded_redis import EmbeddedRedis, free_port
 
@@ -66,13 +77,20 @@ class Sink:
             return self.newest.pop(recipient)
 
 
-def code_of(body: str) -> str:
-    """The first run of 6 digits in the message (both services send the code as digits)."""
-    words = body.replace("\r", " ").replace("\n", " ").split()
-    return next(word.strip(".,:") for word in words if word.strip(".,:").isdigit())
+def code_of(message: str) -> str:
+    """The code in a message's text: its first run of 6 digits (both services send 6)."""
+    parsed = email.message_from_string(message, policy=email.policy.default)
+    part = parsed.get_body(preferencelist=("plain", "html"))
+    text = part.get_content() if isinstance(part, email.message.EmailMessage) else message
+    found = re.search(r"\b(\d{6})\b", text)
+    if found is None:
+        raise ValueError(f"no code in {text[:200]!r}")
+    return found.group(1)
 
 
 Flow = Callable[[Connection, int], bool]
+#: What the first failed flows answered (printed, so a broken setup says why).
+FAILURES: list[str] = []
 
 
 def otp_flow(sink: Sink, thread: int, counter: list[int]) -> Flow:
@@ -106,11 +124,15 @@ def pi_flow(sink: Sink, user: str) -> Flow:
         first = json.loads(connection.request("POST", "/validate/check", headers, body).body)
         transaction = first.get("detail", {}).get("transaction_id")
         if not transaction:
+            FAILURES.append(str(first)[:500])
             return False
         code = code_of(sink.take(f"{user}@example.com"))
         answer = {"user": user, "realm": "bench", "transaction_id": transaction, "pass": code}
         reply = connection.request("POST", "/validate/check", headers, json.dumps(answer).encode())
-        return bool(json.loads(reply.body).get("result", {}).get("value"))
+        ok = bool(json.loads(reply.body).get("result", {}).get("value"))
+        if not ok:
+            FAILURES.append(str(reply.body)[:500])
+        return ok
 
     return flow
 
@@ -173,7 +195,21 @@ def measure(
     options: argparse.Namespace, venv: Path, folder: Path, sink: Sink, smtp_port: int, url: str
 ) -> None:
     """Both servers up, the slices run, the figures printed."""
-    config = configure(venv, folder)
+    with throwaway_postgres(folder) as database_url:
+        config = configure(venv, folder, database_url)
+        run_both(options, venv, folder, config, sink, smtp_port, url)
+
+
+def run_both(
+    options: argparse.Namespace,
+    venv: Path,
+    folder: Path,
+    config: Path,
+    sink: Sink,
+    smtp_port: int,
+    url: str,
+) -> None:
+    """Both services under gunicorn, provisioned, then measured."""
     environ = {
         **service_environ(url, "otp", log_level="INFO"),
         "OTP_EMAIL_PROVIDER": "smtp",
@@ -212,9 +248,16 @@ def report(
             rates[name].append(done / seconds)
             latencies[name] += took
             print(f"slice {index} {name:12} {done / seconds:7.1f} flows/s ({failed} failed)")
+            if FAILURES:
+                print("  first failure:", FAILURES[0])
+                FAILURES.clear()
     for name, values in latencies.items():
         cuts = statistics.quantiles(values, n=100)
         print(f"{name:12} flow latency p50 {cuts[49] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms")
     ratios = [o / p for o, p in zip(rates["otp-service"], rates["privacyIDEA"], strict=True) if p]
     print(f"otp-service / privacyIDEA flows/s: median of slices {statistics.median(ratios):.2f} "
           f"(slices {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
