@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from bench.servers import stop_process
 from otp_service.storage.embedded_redis import free_port
 
 PI_VERSION: Final = "3.14"
@@ -144,12 +145,7 @@ def pi_gunicorn(venv: Path, folder: Path, config: Path, log_path: Path) -> Itera
                 time.sleep(0.3)
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def _call(base: str, path: str, body: dict[str, Any], token: str = "") -> dict[str, Any]:
