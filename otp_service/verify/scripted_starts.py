@@ -19,7 +19,7 @@ from otp_service.verify.fallback import Fallback
 from otp_service.verify.locales import resolve_locale
 from otp_service.verify.records import ResendOutcome, resend_outcome
 from otp_service.verify.start_scripts import StartScripts
-from otp_service.verify.store import RedisStore
+from otp_service.verify.store import RedisStore, id_of_index
 
 
 def new_verification_id() -> str:
@@ -89,11 +89,11 @@ class ScriptedStarts:
 
     def start(
         self, request: StartRequest, destination_key: str, now_ms: int
-    ) -> Verification | None:
+    ) -> Verification | str | None:
         """
-        Create and deliver a verification; None when the destination has a pending one (the
-        client's and the IP's starts admit it then) or another start claimed it meanwhile, which
-        the step-by-step path then handles.
+        Create and deliver a verification; the id the destination index holds when it has one
+        (the client's and the IP's starts admit it then: the caller resends it or replaces a
+        stale one), None when another start claimed the destination meanwhile.
 
         Raises:
             RateLimited, SuspectedFraud: a limit or the pumping guard refused (nothing counted).
@@ -106,7 +106,7 @@ class ScriptedStarts:
         )
         reply = self._scripts.admit(destination_key, admission)
         if reply[0] == "pending":
-            return None
+            return id_of_index(str(reply[1]))
         dest_failures = self._guard.admission.admitted(client, admission, reply)
         verification = new_verification(request, now_ms, dest_failures)
         code = generate_code(client.policy.code_length)

@@ -114,16 +114,19 @@ class Starts:
         if self._guard is not None:
             self._guard.admit_destination(client, channel, country)
         destination_key = self._store.destination_key(client.name, channel, to)
+        known: str | None = None  # the index, as the admission read it
         if self._scripted is not None:
             new = self._scripted.start(request, destination_key, self._clock.now_ms())
-            if new is not None:
+            if isinstance(new, Verification):
                 return self._started(new, fallback_after_seconds)
+            known = new
         elif self._guard is not None:
             # Only a test here: a start is counted once it is admitted (see _create).
             self._guard.admit_start(client, ip)
         for _ in range(_START_ROUNDS):
             now_ms = self._clock.now_ms()
-            current_id = self._store.pending_id(destination_key)
+            current_id = known or self._store.pending_id(destination_key)
+            known = None
             stale_id = ""
             if current_id is not None:
                 existing = self._store.load(current_id)
