@@ -3,6 +3,9 @@ otp-service beside privacyIDEA, in one run: e-mail code flows per second of each
 slices, under the same gunicorn settings (workers = cores, 8 threads, gthread), both sending their
 codes by SMTP to one local sink, read back by the driver.
 
+- Both stores as in production: Redis with an append-only file fsynced every second,
+  PostgreSQL with ``synchronous_commit=off`` (its commits flushed by the WAL writer).
+- Per slice: flows/s, and CPU of the server (master and workers) and its store per flow.
 - otp-service: ``POST /v1/verifications`` (channel email, a new address each flow), the code from
   the sink, ``POST /v1/verifications/{id}/check``; Redis as ``EmbeddedRedis``, its default argon2
   profile (``otp``).
@@ -16,11 +19,7 @@ codes by SMTP to one local sink, read back by the driver.
 from __future__ import annotations
 
 import argparse
-import email
-import email.message
-import email.policy
 import json
-import re
 import signal
 import statistics
 import sys
@@ -28,8 +27,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,6 +39,7 @@ from aiosmtpd.controller import Controller
 
 from bench.environment import KEYS, service_environ
 from bench.keepalive import Connection, header_lines
+from bench.mail_sink import Sink, code_of
 from bench.privacyidea_setup import (
     PIN,
     configure,
@@ -45,48 +48,8 @@ from bench.privacyidea_setup import (
     provision,
     throwaway_postgres,
 )
-from bench.servers import gunicorn
+from bench.servers import gunicorn, machine_cpu_seconds, tree_cpu_seconds
 from otp_service.storage.embedded_redis import EmbeddedRedis, free_port
-
-
-class Sink:
-    """An aiosmtpd handler keeping the newest message body per recipient."""
-
-    def __init__(self) -> None:
-        self.newest: dict[str, str] = {}
-        self.arrived = threading.Condition()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        """Keep the message (aiosmtpd's hook)."""
-        body = envelope.content.decode("utf-8", "replace")
-        with self.arrived:
-            for recipient in envelope.rcpt_tos:
-                self.newest[recipient.lower()] = body
-            self.arrived.notify_all()
-        return "250 OK"
-
-    def take(self, recipient: str, timeout: float = 10.0) -> str:
-        """The next message to ``recipient`` (waits for it), removed."""
-        deadline = time.monotonic() + timeout
-        with self.arrived:
-            while recipient not in self.newest:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no message to {recipient}")
-                self.arrived.wait(left)
-            return self.newest.pop(recipient)
-
-
-def code_of(message: str) -> str:
-    """The code in a message's text: its first run of 6 digits (both services send 6)."""
-    parsed = email.message_from_string(message, policy=email.policy.default)
-    part = parsed.get_body(preferencelist=("plain", "html"))
-    text = part.get_content() if isinstance(part, email.message.EmailMessage) else message
-    found = re.search(r"\b(\d{6})\b", text)
-    if found is None:
-        raise ValueError(f"no code in {text[:200]!r}")
-    return found.group(1)
-
 
 Flow = Callable[[Connection, int], bool]
 #: What the first failed flows answered (printed, so a broken setup says why).
@@ -137,11 +100,17 @@ def pi_flow(sink: Sink, user: str) -> Flow:
     return flow
 
 
-def run_slice(address: str, flows: list[Flow], seconds: float) -> tuple[int, int, list[float]]:
-    """Every flow in a closed loop of its own for ``seconds``: (flows done, failed, latencies)."""
+def run_slice(
+    address: str, flows: list[Flow], seconds: float
+) -> tuple[int, int, list[float], float]:
+    """
+    Every flow in a closed loop of its own for ``seconds``: flows done, failed (a timeout of 30 s
+    included), their latencies, and the seconds until the last one in flight ended.
+    """
     host, port = address.rsplit(":", 1)
     done, failed, took = [0], [0], []
-    stop = time.monotonic() + seconds
+    began = time.monotonic()
+    stop = began + seconds
     lock = threading.Lock()
 
     def loop(flow: Flow) -> None:
@@ -149,7 +118,12 @@ def run_slice(address: str, flows: list[Flow], seconds: float) -> tuple[int, int
         n = 0
         while time.monotonic() < stop:
             begin = time.perf_counter()
-            ok = flow(connection, n)
+            try:
+                ok = flow(connection, n)
+            except (OSError, ValueError) as error:  # a timeout, a closed connection, no code
+                FAILURES.append(repr(error))
+                connection.close()
+                ok = False
             with lock:
                 took.append(time.perf_counter() - begin)
                 done[0] += ok
@@ -162,7 +136,7 @@ def run_slice(address: str, flows: list[Flow], seconds: float) -> tuple[int, int
         thread.start()
     for thread in threads:
         thread.join()
-    return done[0], failed[0], took
+    return done[0], failed[0], took, time.monotonic() - began
 
 
 def main() -> None:
@@ -180,24 +154,39 @@ def main() -> None:
     sink = Sink()
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    redis_server = EmbeddedRedis()
+    # Redis as docs/operations.md has it in production: an append-only file, fsync every second.
+    redis_server = EmbeddedRedis(extra_args=["--appendonly", "yes", "--appendfsync", "everysec"])
     redis_server.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="pi-bench-") as folder:
-            measure(options, venv, Path(folder), sink, smtp.port, redis_server.url)
+        with (
+            tempfile.TemporaryDirectory(prefix="pi-bench-") as folder,
+            throwaway_postgres(Path(folder)) as database,
+        ):
+            config = configure(venv, Path(folder), database.url)
+            stores = Stores(redis_server, database.pid)
+            run_both(options, venv, Path(folder), config, sink, smtp.port, stores)
     finally:
         redis_server.stop()
         smtp.stop()
         signal.alarm(0)
 
 
-def measure(
-    options: argparse.Namespace, venv: Path, folder: Path, sink: Sink, smtp_port: int, url: str
-) -> None:
-    """Both servers up, the slices run, the figures printed."""
-    with throwaway_postgres(folder) as database_url:
-        config = configure(venv, folder, database_url)
-        run_both(options, venv, folder, config, sink, smtp_port, url)
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The storage each service runs on: the service's Redis, privacyIDEA's PostgreSQL."""
+
+    redis: EmbeddedRedis
+    postgres_pid: int
+
+    def redis_cpu(self) -> float:
+        """Redis's CPU seconds so far (``INFO cpu``)."""
+        with redis.Redis.from_url(self.redis.url) as client:
+            info = cast(dict[str, Any], client.info("cpu"))
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def postgres_cpu(self) -> float:
+        """The PostgreSQL server's CPU seconds so far (its postmaster and backends)."""
+        return sum(tree_cpu_seconds(self.postgres_pid))
 
 
 def run_both(
@@ -207,11 +196,11 @@ def run_both(
     config: Path,
     sink: Sink,
     smtp_port: int,
-    url: str,
+    stores: Stores,
 ) -> None:
     """Both services under gunicorn, provisioned, then measured."""
     environ = {
-        **service_environ(url, "otp", log_level="INFO"),
+        **service_environ(stores.redis.url, "otp", log_level="INFO"),
         "OTP_EMAIL_PROVIDER": "smtp",
         "OTP_SMTP_HOST": "127.0.0.1",
         "OTP_SMTP_PORT": str(smtp_port),
@@ -220,7 +209,7 @@ def run_both(
     }
     with (
         gunicorn("wsgi:app", environ, folder / "otp.log") as otp,
-        pi_gunicorn(venv, folder, config, folder / "pi.log") as pi_address,
+        pi_gunicorn(venv, folder, config, folder / "pi.log") as (pi_address, pi_pid),
     ):
         users = provision(f"http://{pi_address}", folder, options.concurrency, smtp_port)
         counters = [[0] for _ in range(options.concurrency)]
@@ -228,35 +217,60 @@ def run_both(
         pi_flows = [pi_flow(sink, user) for user in users]
         run_slice(otp.address, otp_flows, 3)  # warm both
         run_slice(pi_address, pi_flows, 3)
-        report(options, otp, pi_address, otp_flows, pi_flows)
+        services = [
+            Measured("otp-service", otp.address, otp_flows, otp.pid, stores.redis_cpu),
+            Measured("privacyIDEA", pi_address, pi_flows, pi_pid, stores.postgres_cpu),
+        ]
+        report(options, services)
 
 
-def report(
-    options: argparse.Namespace, otp: Any, pi_address: str, otp_flows: list[Flow],
-    pi_flows: list[Flow],
-) -> None:  # fmt: skip
-    """Alternate the slices and print each, then the ratio of medians."""
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A service under load: its flows, its gunicorn master, and its store's CPU so far."""
+
+    name: str
+    address: str
+    flows: list[Flow]
+    pid: int
+    store_cpu: Callable[[], float]
+
+    def cpu(self) -> float:
+        """CPU seconds of the server (master and workers) and of its store, so far."""
+        return sum(tree_cpu_seconds(self.pid)) + self.store_cpu()
+
+
+def report(options: argparse.Namespace, services: list[Measured]) -> None:
+    """Alternate the slices and print each, then the ratios of medians: rate and CPU."""
     seconds = options.seconds / (2 * options.slices)
-    rates: dict[str, list[float]] = {"otp-service": [], "privacyIDEA": []}
-    latencies: dict[str, list[float]] = {"otp-service": [], "privacyIDEA": []}
+    rates: dict[str, list[float]] = {service.name: [] for service in services}
+    cpu: dict[str, list[float]] = {service.name: [] for service in services}
+    latencies: dict[str, list[float]] = {service.name: [] for service in services}
     for index in range(options.slices):
-        for name, address, flows in (
-            ("otp-service", otp.address, otp_flows),
-            ("privacyIDEA", pi_address, pi_flows),
-        ):
-            done, failed, took = run_slice(address, flows, seconds)
-            rates[name].append(done / seconds)
-            latencies[name] += took
-            print(f"slice {index} {name:12} {done / seconds:7.1f} flows/s ({failed} failed)")
+        for service in services:
+            machine_before, cpu_before = machine_cpu_seconds()[0], service.cpu()
+            done, failed, took, elapsed = run_slice(service.address, service.flows, seconds)
+            per_flow = (service.cpu() - cpu_before) / max(done, 1)
+            busy = machine_cpu_seconds()[0] - machine_before
+            rates[service.name].append(done / elapsed)
+            cpu[service.name].append(per_flow)
+            latencies[service.name] += took
+            print(
+                f"slice {index} {service.name:12} {done / elapsed:7.1f} flows/s ({failed} failed),"
+                f" {per_flow * 1000:.1f} ms of server + store CPU per flow,"
+                f" machine busy {busy / elapsed:.2f} cores, {elapsed:.1f} s"
+            )
             if FAILURES:
                 print("  first failure:", FAILURES[0])
                 FAILURES.clear()
     for name, values in latencies.items():
         cuts = statistics.quantiles(values, n=100)
         print(f"{name:12} flow latency p50 {cuts[49] * 1000:.0f} ms, p99 {cuts[98] * 1000:.0f} ms")
-    ratios = [o / p for o, p in zip(rates["otp-service"], rates["privacyIDEA"], strict=True) if p]
-    print(f"otp-service / privacyIDEA flows/s: median of slices {statistics.median(ratios):.2f} "
+    ours, theirs = (service.name for service in services)
+    ratios = [o / p for o, p in zip(rates[ours], rates[theirs], strict=True) if p]
+    cpu_ratios = [p / o for o, p in zip(cpu[ours], cpu[theirs], strict=True) if o]
+    print(f"{ours} / {theirs} flows/s: median of slices {statistics.median(ratios):.2f} "
           f"(slices {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
+    print(f"{theirs} / {ours} CPU per flow: median of slices {statistics.median(cpu_ratios):.2f}")
 
 
 if __name__ == "__main__":

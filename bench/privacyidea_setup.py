@@ -9,10 +9,12 @@ Nothing of privacyIDEA is part of this repository: the venv is made on first use
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -44,11 +47,19 @@ def ensure_venv(cache: Path) -> Path:
     return venv
 
 
+@dataclass(frozen=True, slots=True)
+class Database:
+    """A running PostgreSQL: the SQLAlchemy URL of its database, and its postmaster's pid."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def throwaway_postgres(folder: Path) -> Iterator[str]:
+def throwaway_postgres(folder: Path) -> Iterator[Database]:
     """
     A PostgreSQL of its own (Debian's ``postgresql`` binaries, run as the ``postgres`` user) on
-    a free loopback port, its data in ``folder``; the SQLAlchemy URL of its database ``pi``.
+    a free loopback port, its data in ``folder``; its database ``pi``.
     Stopped when the block ends. (privacyIDEA on SQLite serialises every write: the figure would
     be SQLite's, not privacyIDEA's.)
     """
@@ -66,7 +77,9 @@ def throwaway_postgres(folder: Path) -> Iterator[str]:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    # Commits are flushed by the WAL writer, not waited for: as the service's Redis with
+    # ``appendfsync everysec`` (what docs/operations.md recommends, and the bench runs).
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c synchronous_commit=off"
     ctl = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-w"]
     subprocess.run([*ctl, "-o", options, "-l", str(data / "log"), "start"], check=True)
     try:
@@ -74,7 +87,8 @@ def throwaway_postgres(folder: Path) -> Iterator[str]:
             [*as_postgres, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "pi"],
             check=True,
         )
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/pi"
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        yield Database(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/pi", pid)
     finally:
         subprocess.run([*ctl, "-m", "fast", "stop"], check=False)
 
@@ -116,9 +130,15 @@ def configure(venv: Path, folder: Path, database_url: str) -> Path:
 
 
 @contextmanager
-def pi_gunicorn(venv: Path, folder: Path, config: Path, log_path: Path) -> Iterator[str]:
-    """privacyIDEA under gunicorn with the service's settings (workers = cores, 8 threads,
-    gthread) on a free loopback port; its address. Stopped when the block ends."""
+def pi_gunicorn(
+    venv: Path, folder: Path, config: Path, log_path: Path
+) -> Iterator[tuple[str, int]]:
+    """
+    privacyIDEA under gunicorn with the service's workers, threads and worker class (cores, 8,
+    gthread) on a free loopback port; its address and master's pid. Stopped when the block ends.
+    (gunicorn's defaults otherwise: with the service's keep-alive of 5 s and its recycling, every
+    privacyIDEA thread hung within a minute in one run.)
+    """
     port = free_port()
     command = [
         str(venv / "bin" / "gunicorn"),
@@ -129,7 +149,12 @@ def pi_gunicorn(venv: Path, folder: Path, config: Path, log_path: Path) -> Itera
     env = {"PRIVACYIDEA_CONFIGFILE": str(config), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            command, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=env,
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a hung worker goes with it
         )
     try:
         deadline = time.monotonic() + 60
@@ -143,9 +168,11 @@ def pi_gunicorn(venv: Path, folder: Path, config: Path, log_path: Path) -> Itera
                 break  # it answers
             except OSError:
                 time.sleep(0.3)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", process.pid
     finally:
         stop_process(process)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # workers the master left behind
 
 
 def _call(base: str, path: str, body: dict[str, Any], token: str = "") -> dict[str, Any]:
