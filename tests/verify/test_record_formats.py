@@ -6,12 +6,17 @@ and given a delivery status until it expires, and so is an index holding a full 
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
 from typing import cast
 
+import pytest
 import redis
 
+from otp_service.config.settings import Settings
 from otp_service.core.codes import CodeHasher
-from otp_service.core.models import destination_digest
+from otp_service.core.models import Channel, Status, Verification, destination_digest
+from otp_service.verify.records import FIELD_CODES
 from otp_service.verify.store import RedisStore, id_of_index, index_value
 from tests.support import NAME_KEY, PEPPER, PHONE, Api, FakeClock, auth
 
@@ -131,3 +136,128 @@ class TestFormat2:
         assert OLD_ID == id_of_index(index_value(OLD_ID))
         assert OLD_ID == id_of_index(OLD_ID)
         assert "VEsomething" == index_value("VEsomething")
+
+
+class TestFormat1Scripts:
+    """The scripts the API tests above do not reach, each on a format-1 record: it keeps its full
+    field names (no one-letter field appears) and behaves as a format-2 record would."""
+
+    @staticmethod
+    def _store(redis_client: redis.Redis, prefix: str, clock: FakeClock) -> RedisStore:
+        _write_format_1(redis_client, prefix, clock)
+        return RedisStore(redis_client, prefix, name_key=NAME_KEY)
+
+    @staticmethod
+    def _assert_format_1(redis_client: redis.Redis, prefix: str) -> dict[str, str]:
+        fields = _fields(redis_client, f"{prefix}:vf:{{{OLD_ID}}}")
+        assert not set(fields) & set(FIELD_CODES.values()), fields
+        return fields
+
+    def test_a_refused_send_is_marked_failed_and_falls_back(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        store = self._store(redis_client, prefix, clock)
+        old = store.load(OLD_ID)
+        assert old is not None
+        assert Status.PENDING == old.status
+        old_hash = self._assert_format_1(redis_client, prefix)["code_hash"]
+        store.mark_failed(OLD_ID, old_hash, clock.now_ms())
+        failed = store.load(OLD_ID)
+        assert failed is not None
+        assert Status.FAILED == failed.status
+        reopened = store.fall_back(
+            failed,
+            old_hash,
+            Channel.VOICE,
+            "new-hash",
+            clock.now_ms(),
+            ttl_ms=600_000,
+            grace_ms=60_000,
+            rest=(Channel.EMAIL,),
+        )
+        assert isinstance(reopened, Verification)
+        assert (Status.PENDING, Channel.VOICE, 2, "sms") == (
+            reopened.status,
+            reopened.channel,
+            reopened.sends,
+            reopened.first_channel,
+        )
+        assert (Channel.EMAIL,) == reopened.fallback_channels
+        assert "new-hash" == self._assert_format_1(redis_client, prefix)["code_hash"]
+
+    def test_an_undelivered_send_falls_back_and_a_timer_too(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        store = self._store(redis_client, prefix, clock)
+        assert store.record_delivery(OLD_ID, "undelivered")
+        pending = store.load(OLD_ID)
+        assert pending is not None
+        assert "undelivered" == pending.delivery_status
+        reopened = store.fall_back(
+            pending, "", Channel.VOICE, "second", clock.now_ms(), ttl_ms=600_000, grace_ms=0
+        )
+        assert isinstance(reopened, Verification)
+        assert 2 == reopened.sends
+        timed = store.fall_back(
+            reopened,
+            "",
+            Channel.EMAIL,
+            "third",
+            clock.now_ms(),
+            ttl_ms=600_000,
+            grace_ms=0,
+            after_sends=2,
+        )
+        assert isinstance(timed, Verification)
+        assert (3, Channel.EMAIL, None) == (timed.sends, timed.channel, timed.delivery_status)
+        self._assert_format_1(redis_client, prefix)
+
+    def test_a_lock_uses_up_its_checks(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        store = self._store(redis_client, prefix, clock)
+        store.lock(OLD_ID, clock.now_ms())
+        assert "locked" == store.reserve_attempt(OLD_ID, "acme", clock.now_ms()).outcome
+        assert "5" == self._assert_format_1(redis_client, prefix)["attempts"]
+
+    def test_it_is_approved_without_a_code_and_by_a_checked_hash(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        store = self._store(redis_client, prefix, clock)
+        reserved = store.reserve_attempt(OLD_ID, "acme", clock.now_ms())
+        assert ("ok", 1, PHONE, "sms") == (
+            reserved.outcome,
+            reserved.attempts,
+            reserved.to,
+            reserved.channel,
+        )
+        assert "stale" == store.approve(OLD_ID, "another hash", clock.now_ms())
+        assert store.approve_without_code(OLD_ID, "other", clock.now_ms()) is None
+        approved = store.approve_without_code(OLD_ID, "acme", clock.now_ms())
+        assert approved is not None
+        assert Status.APPROVED == approved.status
+        assert "gone" == store.approve(OLD_ID, reserved.code_hash, clock.now_ms())
+        assert "approved" == self._assert_format_1(redis_client, prefix)["status"]
+
+
+class TestMemoryUsage:
+    """What a pending verification costs Redis, on production-sized key names and argon2 hashes."""
+
+    @pytest.fixture(name="prefix")
+    def _prefix(self) -> str:
+        return "m" + secrets.token_hex(1)  # as long as the default prefix, "otp"
+
+    @pytest.fixture(name="settings")
+    def _settings(self, settings: Settings) -> Settings:
+        return replace(settings, argon2_profile="otp")  # the stored hash's production length
+
+    def test_a_pending_verification_and_its_index_take_at_most_400_bytes(
+        self, api: Api, redis_client: redis.Redis, prefix: str
+    ) -> None:
+        assert 3 == len(prefix)
+        verification_id, _ = api.started()
+        key = f"{prefix}:vf:{{{verification_id}}}"
+        index = f"{prefix}:dest:{{acme:sms:{destination_digest(PHONE, NAME_KEY)}}}"
+        assert "listpack" == redis_client.object("encoding", key)
+        sizes = [cast(int, redis_client.memory_usage(name, samples=0)) for name in (key, index)]
+        assert sum(sizes) <= 400, sizes
