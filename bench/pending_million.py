@@ -4,10 +4,11 @@ Redis memory and check latency with a million pending verifications.
 Fills a throwaway ``redis-server`` (``EmbeddedRedis``, 127.0.0.1, stopped on the way out) with
 ``--count`` pending verifications written as the service writes them (the ``create`` script with
 the store's field names, the destination index, the delivery status the sender's receipt adds),
-then reports ``used_memory`` per pending verification, ``MEMORY USAGE`` of a sample, and the
-latency of right checks (``POST /v1/verifications/{id}/check`` through the in-process app: the
-``reserve_attempt`` and ``approve`` scripts and the pipelined counts) on the empty server and on
-the full one. Every code is hashed alike (one argon2 hash, reused: its length is what counts), so
+then reports ``used_memory`` per pending verification, ``MEMORY USAGE`` of a sample (hash and
+destination index), and the latency of right checks (``POST /v1/verifications/{id}/check``
+through the in-process app: the ``reserve_attempt`` and ``approve`` scripts and the pipelined
+counts; and the two scripts alone, on records ``fill`` wrote) on the empty server and on the full
+one. Every code is hashed alike (one argon2 hash, reused: its length is what counts), so
 a million records take about a minute, not an hour of argon2.
 
     .venv/bin/python bench/pending_million.py --count 1000000
@@ -41,11 +42,17 @@ from otp_service.verify.store import RedisStore, index_value
 
 _BATCH = 2000
 _TTL_MS = 600_000
+_NAME_KEY = key_name_key(b"unused-pepper-0123456789abcdef")
 
 
-def fill(client: redis.Redis, count: int, profile: str, budget_s: float) -> int:
+def _destination(n: int) -> str:
+    """The phone number of the ``n``-th verification ``fill`` writes."""
+    return f"+1415{n % 9_000_000:07d}"
+
+
+def fill(store: RedisStore, count: int, profile: str, budget_s: float) -> int:
     """Write ``count`` pending verifications (or as many as ``budget_s`` allows); how many."""
-    store = RedisStore(client, PREFIX, name_key=key_name_key(b"unused-pepper-0123456789abcdef"))
+    client = store.client
     create = client.register_script(
         store.script_prelude() + lua_source(store.SCRIPT_PACKAGE, "create")
     )
@@ -57,7 +64,7 @@ def fill(client: redis.Redis, count: int, profile: str, budget_s: float) -> int:
         pipe = client.pipeline(transaction=False)
         for n in range(written, min(written + _BATCH, count)):
             verification_id = f"vf_{n:032x}"
-            to = f"+1415{n % 9_000_000:07d}"
+            to = _destination(n)
             verification = Verification(
                 id=verification_id, client="bench", channel=Channel.SMS, to=to,
                 status=Status.PENDING, attempts=0, max_attempts=5, sends=1, max_sends=5,
@@ -101,9 +108,29 @@ def check_latencies(redis_url: str, profile: str, runs: int) -> list[float]:
     return took[20:]  # the first ones load scripts and warm caches
 
 
+def script_latencies(store: RedisStore, numbers: range) -> list[float]:
+    """Milliseconds of the check scripts alone (``reserve_attempt``, then ``approve`` with the hash
+    it answered) on the verifications ``fill`` wrote with these numbers: Redis without HTTP."""
+    took = []
+    for n in numbers:
+        verification_id, now = f"vf_{n:032x}", int(time.time() * 1000)
+        begin = time.perf_counter()
+        reserved = store.reserve_attempt(verification_id, "bench", now)
+        approved = store.approve(verification_id, reserved.code_hash, now)
+        took.append((time.perf_counter() - begin) * 1000)
+        if (reserved.outcome, approved) != ("ok", "approved"):
+            raise RuntimeError(f"{verification_id}: {reserved.outcome}, {approved}")
+    return took
+
+
 def _quantiles(values: list[float]) -> str:
     cuts = statistics.quantiles(values, n=100)
     return f"p50 {cuts[49]:.2f} / p99 {cuts[98]:.2f} ms"
+
+
+def _sizes(client: redis.Redis, keys: list[str]) -> list[int]:
+    """``MEMORY USAGE`` of each key, exactly (``SAMPLES 0``)."""
+    return [int(cast(int, client.memory_usage(key, samples=0)) or 0) for key in keys]
 
 
 def _memory(client: redis.Redis) -> int:
@@ -126,25 +153,35 @@ def main() -> None:
     try:
         client = redis.Redis.from_url(server.url, decode_responses=True)
         empty = check_latencies(server.url, options.profile, options.checks)
+        store = RedisStore(client, PREFIX, name_key=_NAME_KEY)
+        fill(store, options.checks, options.hash_profile, options.budget)
+        empty_scripts = script_latencies(store, range(options.checks))
         client.flushdb()  # our own server: the checks' records out of the figure
         before = _memory(client)
         began = time.monotonic()
-        written = fill(client, options.count, options.hash_profile, options.budget * 0.6)
+        written = fill(store, options.count, options.hash_profile, options.budget * 0.6)
         filled_s = time.monotonic() - began
         after = _memory(client)
-        sample = [
-            f"{PREFIX}:vf:{{vf_{n:032x}}}" for n in range(0, written, max(written // 1000, 1))
-        ]
-        sizes = [int(cast(int, client.memory_usage(key, samples=0)) or 0) for key in sample]
+        sample = range(0, written, max(written // 1000, 1))
+        sizes = _sizes(client, [f"{PREFIX}:vf:{{vf_{n:032x}}}" for n in sample])
+        indexes = [store.destination_key("bench", Channel.SMS, _destination(n)) for n in sample]
+        index_sizes = _sizes(client, indexes)
         full = check_latencies(server.url, options.profile, options.checks)
+        full_scripts = script_latencies(store, range(1, written, max(written // options.checks, 1)))
         print(f"pending verifications written: {written} in {filled_s:.0f} s (pid {os.getpid()})")
         print(
             f"used_memory: {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB, "
             f"{(after - before) / max(written, 1):.0f} B per pending verification (everything)"
         )
-        print(f"MEMORY USAGE of {len(sizes)} sampled hashes: {statistics.mean(sizes):.0f} B each")
+        print(
+            f"MEMORY USAGE of {len(sizes)} sampled verifications: hash {statistics.mean(sizes):.0f}"
+            f" B + destination index {statistics.mean(index_sizes):.0f} B = "
+            f"{statistics.mean(sizes) + statistics.mean(index_sizes):.0f} B each"
+        )
         print(f"right checks, empty Redis:  {_quantiles(empty)} ({len(empty)} checks)")
         print(f"right checks, {written} pending: {_quantiles(full)} ({len(full)} checks)")
+        print(f"check scripts alone, empty Redis:  {_quantiles(empty_scripts)}")
+        print(f"check scripts alone, {written} pending: {_quantiles(full_scripts)}")
         print(
             f"ratio of medians (full / empty): "
             f"{statistics.median(full) / statistics.median(empty):.2f}"
