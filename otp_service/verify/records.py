@@ -63,13 +63,16 @@ FIELD_CODES: Final = {
     "payee": "p",
 }
 _FIELD_NAMES: Final = {code: name for name, code in FIELD_CODES.items()}
+#: What a format-2 field left out holds (and ``updated_ms`` then is ``created_ms``): a new record
+#: leaves these out, and reading a record fills them in (scripts too: ``hmget`` in ``fields_lua``).
+IMPLIED: Final = {"attempts": "0", "sends": "1", "locale": "en", "dest_failures": "0"}
 
 
 def named_fields(fields: Mapping[str, str]) -> dict[str, str]:
     """A verification hash's fields by their full names, whatever its format."""
     if "s" not in fields:  # format 1
         return dict(fields)
-    named = {_FIELD_NAMES.get(name, name): value for name, value in fields.items()}
+    named = {**IMPLIED, **{_FIELD_NAMES.get(name, name): value for name, value in fields.items()}}
     named.setdefault("updated_ms", named["created_ms"])
     return named
 
@@ -77,15 +80,26 @@ def named_fields(fields: Mapping[str, str]) -> dict[str, str]:
 def fields_lua() -> str:
     """
     The Lua every verification script starts with: ``fields_of(key)``, the field names of the
-    record at ``key`` (format 1 when it has ``status``, else format 2).
+    record at ``key`` (format 1 when it has ``status``, else format 2), and ``hmget(key, ...)``,
+    ``HMGET`` with what format 2 leaves out filled in (``IMPLIED``: keyed by one-letter names, so
+    never applied to format 1; nothing is filled in on a missing key).
     """
     names = ", ".join(f"{name}='{name}'" for name in FIELD_CODES)
     codes = ", ".join(f"{name}='{code}'" for name, code in FIELD_CODES.items())
+    implied = ", ".join(f"{FIELD_CODES[name]}='{value}'" for name, value in IMPLIED.items())
     return (
         f"local FORMAT_1 = {{{names}}}\nlocal FORMAT_2 = {{{codes}}}\n"
+        f"local IMPLIED = {{{implied}}}\n"
         "local function fields_of(key)\n"
         "  if redis.call('HEXISTS', key, 'status') == 1 then return FORMAT_1 end\n"
         "  return FORMAT_2\nend\n"
+        "local function hmget(key, ...)\n"
+        "  local names, values = {...}, redis.call('HMGET', key, ...)\n"
+        "  if redis.call('EXISTS', key) == 0 then return values end\n"
+        "  for i, name in ipairs(names) do\n"
+        "    if not values[i] and IMPLIED[name] then values[i] = IMPLIED[name] end\n"
+        "  end\n"
+        "  return values\nend\n"
     )
 
 
@@ -143,10 +157,12 @@ def creation_args(verification: Verification, code_hash: str) -> list[str | int]
         "d": verification.sends,
         "D": verification.max_sends,
         "l": verification.locale,
+        "f": verification.dest_failures,
     }
-    # Format 2 leaves out what is implied: no update yet (the creation time), no wrong codes.
-    if verification.dest_failures:
-        fields["f"] = verification.dest_failures
+    # Format 2 leaves out what is implied (IMPLIED), and the update time until the first update.
+    for name, value in IMPLIED.items():
+        if str(fields[FIELD_CODES[name]]) == value:
+            del fields[FIELD_CODES[name]]
     if verification.fallbacks:
         fields["b"] = verification.fallbacks
     if verification.transaction is not None:

@@ -90,8 +90,8 @@ class RedisStore(ScriptStore):
     SCRIPT_NAMES = SCRIPT_NAMES
 
     def script_prelude(self) -> str:
-        """``fields_of`` (the field names of a verification hash in either format) and
-        ``new_record`` (a new hash written)."""
+        """``fields_of`` (the field names of a verification hash in either format), ``hmget``
+        (its fields, what format 2 leaves out filled in) and ``new_record`` (a new hash written)."""
         return fields_lua() + lua_source(self.SCRIPT_PACKAGE, "new_record")
 
     # Keys ------------------------------------------------------------------------------------

@@ -125,11 +125,52 @@ class TestFormat2:
         verification_id, _ = api.started()
         key = f"{prefix}:vf:{{{verification_id}}}"
         fields = _fields(redis_client, key)
-        assert {"k", "h", "t", "x", "s", "a", "A", "d", "D", "c", "e", "n", "l", "y"} == set(fields)
+        assert {"k", "h", "t", "x", "s", "A", "D", "c", "e", "n", "y"} == set(fields)
         assert "listpack" == redis_client.object("encoding", key)
         index = f"{prefix}:dest:{{acme:sms:{destination_digest(PHONE, NAME_KEY)}}}"
         assert verification_id == id_of_index(str(redis_client.get(index)))
         assert 22 == len(str(redis_client.get(index)))
+
+    def test_implied_fields_are_left_out_and_read_back_by_every_reader(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        """No checks yet, one send, English, no wrong codes before: none stored, all read."""
+        store = RedisStore(redis_client, prefix, name_key=NAME_KEY)
+        now = clock.now_ms()
+        new = Verification(
+            id=OLD_ID, client="acme", channel=Channel.SMS, to=PHONE, status=Status.PENDING,
+            attempts=0, max_attempts=5, sends=1, max_sends=5, created_ms=now,
+            expires_ms=now + 600_000, next_send_ms=now + 30_000,
+        )  # fmt: skip
+        assert store.create(new, "hash", 900_000)
+        key = f"{prefix}:vf:{{{OLD_ID}}}"
+        assert not {"a", "d", "l", "f", "u"} & set(_fields(redis_client, key))
+        assert replace(new, updated_ms=now) == store.load(OLD_ID)
+        reserved = store.reserve_attempt(OLD_ID, "acme", now)
+        assert (1, 0, 1) == (reserved.attempts, reserved.dest_failures, reserved.sends)
+        resent = store.resend(
+            OLD_ID, "acme", now + 30_000, "hash 2", cooldown_ms=30_000, ttl_ms=600_000,
+            grace_ms=0,
+        )  # fmt: skip
+        assert resent.verification is not None
+        assert (2, 1, "en") == (
+            resent.verification.sends, resent.verification.attempts, resent.verification.locale
+        )  # fmt: skip
+
+    def test_a_record_holds_what_is_not_implied(
+        self, redis_client: redis.Redis, prefix: str, clock: FakeClock
+    ) -> None:
+        store = RedisStore(redis_client, prefix, name_key=NAME_KEY)
+        now = clock.now_ms()
+        new = Verification(
+            id=OLD_ID, client="acme", channel=Channel.SMS, to=PHONE, status=Status.PENDING,
+            attempts=0, max_attempts=5, sends=1, max_sends=5, created_ms=now,
+            expires_ms=now + 600_000, next_send_ms=now + 30_000, locale="pt-BR", dest_failures=2,
+        )  # fmt: skip
+        assert store.create(new, "hash", 900_000)
+        fields = _fields(redis_client, f"{prefix}:vf:{{{OLD_ID}}}")
+        assert ("pt-BR", "2") == (fields["l"], fields["f"])
+        assert replace(new, updated_ms=now) == store.load(OLD_ID)
 
     def test_index_values_read_back(self) -> None:
         """A 22-character value is the id's 128 bits; a full id (written before) reads as is."""

@@ -11,7 +11,7 @@ if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.expires_ms, F.attempts,
+local h = hmget(KEYS[1], F.client, F.status, F.expires_ms, F.attempts,
   F.max_attempts)
 if h[1] ~= ARGV[1] or h[2] ~= 'pending' or now >= tonumber(h[3])
     or tonumber(h[4]) >= tonumber(h[5]) then

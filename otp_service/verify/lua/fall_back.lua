@@ -11,7 +11,7 @@
 -- resend: a new code, one more send, the attempts left alone), so a concurrent resend or check
 -- that changed it wins.
 local F = fields_of(KEYS[1])
-local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.channel, F.code_hash, F.sends,
+local h = hmget(KEYS[1], F.client, F.status, F.channel, F.code_hash, F.sends,
   F.max_sends, F.first_channel, F.send_log, F.delivery_status, F.expires_ms, F.attempts,
   F.max_attempts)
 local now = tonumber(ARGV[2])

@@ -6,7 +6,7 @@
 --         | {'max_sends', expires_ms} | {'cooldown', next_send_ms}
 -- The attempt counter is left alone: a resend never buys fresh guesses (invariant 1, docs/architecture.md).
 local F = fields_of(KEYS[1])
-local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.sends, F.max_sends,
+local h = hmget(KEYS[1], F.client, F.status, F.sends, F.max_sends,
   F.next_send_ms, F.expires_ms, F.attempts, F.max_attempts, F.channel, F.send_log)
 local now = tonumber(ARGV[2])
 if not now then  -- '' asks for the server's clock: one clock for every app host

@@ -17,7 +17,7 @@ if not now then  -- '' asks for the server's clock: one clock for every app host
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
-local h = redis.call('HMGET', KEYS[1], F.client, F.status, F.attempts, F.max_attempts,
+local h = hmget(KEYS[1], F.client, F.status, F.attempts, F.max_attempts,
   F.expires_ms, F.code_hash, F.to, F.dest_failures, F.channel, F.sends, F.created_ms, F.send_log)
 if h[1] ~= ARGV[1] then
   return {'missing'}
