@@ -65,7 +65,16 @@ FIELD_CODES: Final = {
 _FIELD_NAMES: Final = {code: name for name, code in FIELD_CODES.items()}
 #: What a format-2 field left out holds (and ``updated_ms`` then is ``created_ms``): a new record
 #: leaves these out, and reading a record fills them in (scripts too: ``hmget`` in ``fields_lua``).
-IMPLIED: Final = {"attempts": "0", "sends": "1", "locale": "en", "dest_failures": "0"}
+#: These values are part of format 2, not settings: a record of a client whose policy allows 3
+#: checks stores ``A`` = 3, and changing a value here would misread the records already written.
+IMPLIED: Final = {
+    "attempts": "0",
+    "max_attempts": "5",
+    "sends": "1",
+    "max_sends": "5",
+    "locale": "en",
+    "dest_failures": "0",
+}
 
 
 def named_fields(fields: Mapping[str, str]) -> dict[str, str]:

@@ -11,6 +11,5 @@ end
 if redis.call('HGET', KEYS[1], F.status) ~= 'pending' then
   return 0
 end
-redis.call('HSET', KEYS[1], F.attempts, redis.call('HGET', KEYS[1], F.max_attempts),
-  F.updated_ms, now)
+redis.call('HSET', KEYS[1], F.attempts, hmget(KEYS[1], F.max_attempts)[1], F.updated_ms, now)
 return 1
