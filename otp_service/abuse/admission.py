@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, NoReturn
 
 from limits import RateLimitItem
@@ -24,6 +23,7 @@ from otp_service.abuse.lockouts import DestinationLockouts
 from otp_service.core.errors import StoreUnavailable
 from otp_service.core.models import PHONE_CHANNELS, Channel, Client, destination_digest
 from otp_service.fraud import FraudCall, FraudGuard
+from otp_service.storage.script_store import lua_source
 
 log = logging.getLogger("otp_service.abuse.guard")
 
@@ -53,8 +53,7 @@ class Admission:
 
 def admission_lua() -> str:
     """The Lua function ``admission(keys, argv, count)``, for a start script to include."""
-    lua = resources.files("otp_service.abuse") / "lua" / "admission.lua"
-    return lua.read_text(encoding="utf-8")
+    return lua_source("otp_service.abuse", "admission")
 
 
 def windows(name: str, spec: str, *identifiers: str) -> list[Window]:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final
 
 from otp_service.abuse.destination_locks import CONSECUTIVE_FAILURES_TTL_SECONDS
-from otp_service.storage.script_store import ScriptStore, guard
+from otp_service.storage.script_store import ScriptStore, guard, lua_function, lua_source
 from otp_service.storage.scripts import is_cluster
 
 LOCK_KEY: Final = "{prefix}:lock:{{{client}:{digest}}}"  # HASH level, locked_until_ms
@@ -62,10 +61,8 @@ class DestinationLockouts(ScriptStore):
         super().__init__(*args, **kwargs)
         #: Whether one script can count a wrong code: its keys lie in several Cluster slots.
         self.scripted = not is_cluster(self.client)
-        lua = resources.files(self.SCRIPT_PACKAGE) / "lua"
-        lock = (lua / "destination_lock.lua").read_text(encoding="utf-8")
-        function = f"local function destination_lock(KEYS, ARGV)\n{lock}\nend\n"
-        body = (lua / "wrong_code.lua").read_text(encoding="utf-8")
+        function = lua_function(self.SCRIPT_PACKAGE, "destination_lock")
+        body = lua_source(self.SCRIPT_PACKAGE, "wrong_code")
         self._scripts["wrong_code"] = self.client.register_script(function + body)
 
     def key(self, client: str, digest: str) -> str:

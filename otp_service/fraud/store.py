@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Final, cast
 
 from otp_service.core.errors import StoreUnavailable
@@ -31,7 +30,7 @@ from otp_service.fraud.models import (
     Thresholds,
 )
 from otp_service.fraud.prefixes import NumberPrefixes, calling_code_of
-from otp_service.storage.script_store import ScriptStore, guard, hash_fields
+from otp_service.storage.script_store import ScriptStore, guard, hash_fields, lua_function
 from otp_service.storage.scripts import MalformedReply
 
 
@@ -76,8 +75,7 @@ def _block(fields: dict[str, str]) -> Block:
 
 def fraud_admit_lua() -> str:
     """``fraud_admit`` as a Lua function of (KEYS, ARGV), for a start script to include."""
-    lua = resources.files("otp_service.fraud") / "lua" / "fraud_admit.lua"
-    return f"local function fraud_admit(KEYS, ARGV)\n{lua.read_text(encoding='utf-8')}\nend\n"
+    return lua_function("otp_service.fraud", "fraud_admit")
 
 
 class FraudStore(ScriptStore):

@@ -37,6 +37,12 @@ def lua_source(package: str, name: str) -> str:
     return (resources.files(package) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
 
 
+def lua_function(package: str, name: str) -> str:
+    """``package``'s script ``name`` as a local Lua function of (KEYS, ARGV), named ``name``, for
+    a script composed of several (each keeps its own KEYS and ARGV)."""
+    return f"local function {name}(KEYS, ARGV)\n{lua_source(package, name)}\nend\n"
+
+
 def register_scripts(
     client: redis.Redis, package: str, names: Sequence[str], prelude: str = ""
 ) -> dict[str, Script]:

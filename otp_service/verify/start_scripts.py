@@ -11,13 +11,12 @@ on a Redis Cluster the start takes the step-by-step path of ``Starts`` instead.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any, Final
 
 from otp_service.abuse import Admission, admission_lua
 from otp_service.core.models import Verification
 from otp_service.fraud import fraud_admit_lua
-from otp_service.storage.script_store import ScriptStore
+from otp_service.storage.script_store import ScriptStore, lua_function, lua_source
 from otp_service.storage.scripts import MalformedReply, is_cluster
 from otp_service.verify.records import creation_args, fields_lua
 from otp_service.verify.store import index_value
@@ -28,11 +27,7 @@ _RESEND_REPLIES: Final = ("ok", "missing", "locked", "max_sends", "cooldown", "l
 
 
 def _lua(name: str) -> str:
-    return (resources.files("otp_service.verify") / "lua" / f"{name}.lua").read_text("utf-8")
-
-
-def _lua_function(name: str) -> str:
-    return f"local function {name}(KEYS, ARGV)\n{_lua(name)}\nend\n"
+    return lua_source("otp_service.verify", name)
 
 
 def _resend_reply(reply: Any) -> list[Any]:
@@ -60,7 +55,10 @@ class StartScripts(ScriptStore):
             start_admit=register(admission_lua() + fraud_admit_lua() + _lua("start_admit")),
             start_create=register(admission_lua() + _lua("new_record") + _lua("start_create")),
             resend_counted=register(
-                admission_lua() + fields_lua() + _lua_function("resend") + _lua("resend_counted")
+                admission_lua()
+                + fields_lua()
+                + lua_function("otp_service.verify", "resend")
+                + _lua("resend_counted")
             ),
         )
 
